@@ -1,0 +1,53 @@
+"""The Fenxiao web app: `create_app()` is the one WSGI entry point and the one wiring place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+from flask_babel import Babel
+from flask_migrate import Migrate
+from flask_wtf import CSRFProtect
+
+from models import db
+from web import cli, health, redis_client
+from web.config import REPO_ROOT, load_config
+
+SUPPORTED_LOCALES = ("zh_CN", "en")
+
+babel = Babel()
+csrf = CSRFProtect()
+migrate = Migrate()
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: embedded defaults, then the environment, then `config` (which wins)."""
+    settings = load_config(config)
+    Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
+    app.config.update(settings)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(settings))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"), render_as_batch=True)
+    redis_client.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+
+    app.register_blueprint(health.bp)
+    cli.init_app(app)
+    return app
+
+
+def engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
+    if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return {"connect_args": {"timeout": 10}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+
+
+def select_locale() -> str:
+    return request.accept_languages.best_match(SUPPORTED_LOCALES) or "zh_CN"

@@ -1,0 +1,76 @@
+"""Flask CLI commands: worker, cron, seed and demo (`flask --app web <command>`)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import urllib.request
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from web.redis_client import get_redis
+
+log = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    for command in (worker_command, cron_command, seed_command, demo_command):
+        app.cli.add_command(command)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@click.option("--queues", default=None, help="Comma-separated queues (default: high,default,low).")
+@click.option("--name", default=None, help="Worker name (default: RQ's host.pid name).")
+@with_appcontext
+def worker_command(burst: bool, queues: str | None, name: str | None) -> None:
+    """Run an RQ worker with the scheduler on the app's queues."""
+    from workers.queues import QUEUE_NAMES
+    from workers.worker import build_worker
+
+    chosen = tuple(q.strip() for q in queues.split(",")) if queues else QUEUE_NAMES
+    unknown = set(chosen) - set(QUEUE_NAMES)
+    if unknown:
+        raise click.UsageError(f"unknown queue(s): {', '.join(sorted(unknown))}")
+    worker = build_worker(current_app._get_current_object(), queues=chosen, name=name)
+    worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+
+
+@click.command("cron")
+@with_appcontext
+def cron_command() -> None:
+    """Run RQ's cron scheduler, which enqueues the project's periodic jobs."""
+    from workers.schedule import build_cron_scheduler
+
+    build_cron_scheduler(get_redis()).start()
+
+
+@click.command("seed")
+@with_appcontext
+def seed_command() -> None:
+    """Create the demo merchant and its data; running it again changes nothing."""
+    from web.seed import seed_demo
+
+    click.echo(seed_demo())
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int, help="The web app's port.")
+@click.option("--simulator-port", default=None, type=int)
+@with_appcontext
+def demo_command(host: str, port: int, simulator_port: int | None) -> None:
+    """Migrate, seed, and run web, worker, cron, Redis and the simulator until Ctrl-C."""
+    from web.demo import run_demo
+
+    sys.exit(run_demo(current_app._get_current_object(), host, port, simulator_port))
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False

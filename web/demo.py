@@ -1,0 +1,90 @@
+"""`make demo`: one command that brings up the whole system on embedded defaults."""
+
+from __future__ import annotations
+
+import sys
+
+from flask import Flask
+from flask_migrate import upgrade
+
+from web.cli import http_ok
+from web.redis_server import EmbeddedRedis, ping
+from web.seed import seed_demo
+from web.supervisor import Service, ServiceFailed, Supervisor
+
+
+def run_demo(app: Flask, host: str, port: int, simulator_port: int | None) -> int:
+    supervisor = Supervisor()
+    supervisor.install_signal_handlers()
+    cfg = app.config
+    simulator_port = simulator_port or cfg["SIMULATOR_PORT"]
+    base = f"http://{host}:{port}"
+    env = {
+        "FENXIAO_MODE": cfg["FENXIAO_MODE"],
+        "INSTANCE_PATH": cfg["INSTANCE_PATH"],
+        "DATABASE_URL": cfg["DATABASE_URL"],
+        "SIMULATOR_PORT": str(simulator_port),
+        "WECHAT_API_BASE": cfg["WECHAT_API_BASE"]
+        if cfg["FENXIAO_MODE"] == "production"
+        else f"http://{host}:{simulator_port}",
+        "PUBLIC_BASE_URL": cfg.get("PUBLIC_BASE_URL") if port == 5000 else base,
+        "PYTHONUNBUFFERED": "1",
+    }
+    flask = [sys.executable, "-m", "flask"]
+    try:
+        if not cfg.get("REDIS_URL"):
+            redis = EmbeddedRedis(cfg["INSTANCE_PATH"])
+            supervisor.start(Service("redis", redis.command(), ready=lambda: ping(redis.url)))
+            env["REDIS_URL"] = redis.url
+        else:
+            env["REDIS_URL"] = cfg["REDIS_URL"]
+        with app.app_context():
+            upgrade()
+            supervisor.say("demo", seed_demo())
+        supervisor.start(Service("worker", [*flask, "--app", "web", "worker"], env))
+        supervisor.start(Service("cron", [*flask, "--app", "web", "cron"], env))
+        supervisor.start(
+            Service(
+                "simulator",
+                [*flask, "--app", "simulator", "run", "--host", host, "--port", str(simulator_port),
+                 "--no-reload"],
+                env,
+                ready=lambda: http_ok(f"http://{host}:{simulator_port}/healthz"),
+            )
+        )  # fmt: skip
+        supervisor.start(
+            Service(
+                "web",
+                [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2",
+                 "--threads", "4", "--access-logfile", "-", "web:create_app()"],
+                env,
+                ready=lambda: http_ok(f"{base}/healthz"),
+            ),
+            timeout=60,
+        )  # fmt: skip
+        print_urls(supervisor, app, base, f"http://{host}:{simulator_port}")
+        return supervisor.watch()
+    except ServiceFailed as e:
+        supervisor.say("demo", f"could not start: {e}")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        supervisor.say("demo", "stopping everything...")
+        supervisor.stop_all()
+        supervisor.say("demo", "stopped.")
+
+
+def print_urls(supervisor: Supervisor, app: Flask, base: str, simulator: str) -> None:
+    lines = [
+        "Fenxiao demo is up.",
+        f"  WeChat simulator (chat page): {simulator}/",
+        f"  health:                       {base}/healthz",
+    ]
+    if "shop" in app.blueprints:
+        lines.append(f"  shop:                         {base}/shop")
+    if "console" in app.blueprints:
+        lines.append(f"  merchant console:             {base}/console  (login: demo / demo1234)")
+    lines.append("Press Ctrl-C to stop everything.")
+    for line in lines:
+        supervisor.say("demo", line)
