@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from flask import Flask
 from flask_migrate import upgrade
@@ -56,7 +57,9 @@ def run_demo(app: Flask, host: str, port: int, simulator_port: int | None) -> in
             Service(
                 "web",
                 [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2",
-                 "--threads", "4", "--access-logfile", "-", "web:create_app()"],
+                 "--threads", "4", "--access-logfile", "-",
+                 "--control-socket", str(Path(cfg["INSTANCE_PATH"]) / "gunicorn.ctl"),
+                 "web:create_app()"],
                 env,
                 ready=lambda: http_ok(f"{base}/healthz"),
             ),

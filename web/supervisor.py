@@ -7,6 +7,7 @@ supervisor itself is killed, so Ctrl-C or a crash leaves no orphans.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -102,7 +103,5 @@ class Supervisor:
 
     @staticmethod
     def _signal_group(s: Service, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(s.process.pid, sig)
-        except ProcessLookupError:
-            pass

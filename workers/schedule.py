@@ -1,4 +1,4 @@
-"""The periodic jobs that `flask --app web cron` enqueues (later issues add settlement, expiry...)."""
+"""The periodic jobs that `flask --app web cron` enqueues; later issues add settlement, expiry."""
 
 from __future__ import annotations
 

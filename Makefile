@@ -1,0 +1,41 @@
+# Fenxiao: `make demo` runs the whole system, `make test` runs every test, `make bench` measures.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q
+
+.PHONY: install install-dev demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.stamp-runtime: requirements.txt | $(BIN)/python
+	$(PIP) -r requirements.txt
+	touch $@
+
+$(VENV)/.stamp-dev: requirements-dev.txt requirements.txt $(VENV)/.stamp-runtime
+	$(PIP) -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.stamp-runtime
+	bash bin/setup-system.sh runtime
+
+install-dev: install $(VENV)/.stamp-dev
+	bash bin/setup-system.sh test
+
+demo: install
+	FENXIAO_MODE=demo $(BIN)/flask --app web demo
+
+lint: $(VENV)/.stamp-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# pytest exits 5 when it collects nothing, and make treats any non-zero exit as a failure.
+test: install-dev lint
+	$(BIN)/python -m pytest
+
+bench: install
+	@set -e; for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
