@@ -1,6 +1,19 @@
 """SQLAlchemy models and the domain rules on them."""
 
 from models.base import Base, db, utcnow
+from models.catalog import Product
+from models.earnings import Commission, DistributorDay
+from models.events import DomainEvent, StatusChange
+from models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
+from models.orders import Order, OrderLine, Payment, Refund
+from models.people import Binding, Distributor, Tier, User
+from models.rules import CommissionCampaign, RuleSet
 from models.system import JobProbe, Merchant
+from models.withdrawals import Withdrawal
 
-__all__ = ["Base", "JobProbe", "Merchant", "db", "utcnow"]
+__all__ = [
+    "Base", "Binding", "Commission", "CommissionCampaign", "Distributor", "DistributorDay",
+    "DomainEvent", "JobProbe", "LedgerAccount", "LedgerEntry", "LedgerTransaction", "Merchant",
+    "Order", "OrderLine", "Payment", "Product", "Refund", "RuleSet", "StatusChange", "Tier",
+    "User", "Withdrawal", "db", "utcnow",
+]  # fmt: skip

@@ -4,21 +4,45 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, utcnow
+from models.base import Base, TZDateTime, utcnow
 
 
 class Merchant(Base):
-    """The merchant running this installation (one per deployment)."""
+    """The merchant running this installation (one per deployment), with its settings."""
 
     __tablename__ = "merchants"
+    __table_args__ = (
+        CheckConstraint(
+            "application_policy IN ('auto', 'audit', 'spend')", name="application_policy"
+        ),
+        CheckConstraint("binding_mode IN ('first_touch', 'last_touch')", name="binding_mode"),
+        CheckConstraint(
+            "binding_scope IN ('new_users_only', 'any_without_upline')", name="binding_scope"
+        ),
+        CheckConstraint("withdraw_min_fen >= 1", name="withdraw_min"),
+        CheckConstraint("withdraw_fee_bps BETWEEN 0 AND 10000", name="withdraw_fee"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    application_policy: Mapped[str] = mapped_column(String(8), default="audit")
+    spend_threshold_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    binding_mode: Mapped[str] = mapped_column(String(16), default="first_touch")
+    binding_validity_days: Mapped[int | None] = mapped_column(Integer)
+    binding_scope: Mapped[str] = mapped_column(String(24), default="new_users_only")
+    withdraw_min_fen: Mapped[int] = mapped_column(BigInteger, default=100)
+    withdraw_max_per_day_fen: Mapped[int | None] = mapped_column(BigInteger, default=2_000_000)
+    withdraw_fee_bps: Mapped[int] = mapped_column(Integer, default=0)
+    # Requests up to this amount are paid without review; None: every request is reviewed.
+    withdraw_auto_approve_max_fen: Mapped[int | None] = mapped_column(BigInteger, default=20_000)
+    withdraw_channels: Mapped[list] = mapped_column(JSON, default=lambda: ["wechat", "bank"])
+    auto_confirm_days: Mapped[int] = mapped_column(Integer, default=10)
+    unpaid_cancel_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
 
 class JobProbe(Base):
@@ -29,4 +53,4 @@ class JobProbe(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
     worker_name: Mapped[str | None] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)

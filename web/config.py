@@ -30,6 +30,11 @@ ENV_NAMES = (
     "WECHAT_AES_KEY",
     "WECHAT_API_BASE",
     "SIMULATOR_PORT",
+    "WECHAT_PAY_API_BASE",
+    "WECHAT_PAY_MCH_ID",
+    "WECHAT_PAY_API_KEY",
+    "WECHAT_PAY_CERT",
+    "WECHAT_PAY_KEY",
 )
 
 REQUIRED_IN_PRODUCTION = ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_APPSECRET")
@@ -39,6 +44,8 @@ DEMO_WECHAT = {
     "WECHAT_TOKEN": "fenxiao-demo-token",
     "WECHAT_APPID": "wxf3n51a0d3m0a99id",
     "WECHAT_APPSECRET": "fenxiao-demo-appsecret-0000000000",
+    "WECHAT_PAY_MCH_ID": "1900000109",
+    "WECHAT_PAY_API_KEY": "fenxiaodemopaykey000000000000000",
 }
 
 SQL_SCHEMES = {
@@ -82,6 +89,13 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         cfg.update(DEMO_WECHAT)
         cfg["WECHAT_API_BASE"] = f"http://127.0.0.1:{simulator_port}"
     cfg.update(raw)
+    if not cfg.get("WECHAT_PAY_API_BASE"):
+        # Production pays through api.mch.weixin.qq.com; demo and tests through the simulator.
+        cfg["WECHAT_PAY_API_BASE"] = (
+            "https://api.mch.weixin.qq.com"
+            if mode == "production"
+            else cfg["WECHAT_API_BASE"].rstrip("/") + "/mch"
+        )
     cfg["TESTING"] = mode == "test" or bool(cfg.get("TESTING"))
 
     missing = [n for n in REQUIRED_IN_PRODUCTION if not cfg.get(n)]

@@ -18,7 +18,15 @@ class PeriodicJob:
     cron: str | None = None  # crontab syntax, in UTC
 
 
-PERIODIC_JOBS: tuple[PeriodicJob, ...] = ()
+PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob("workers.settlement.settle_matured_commissions", interval=60),
+    PeriodicJob("workers.maintenance.cancel_unpaid_orders", interval=60),
+    PeriodicJob("workers.maintenance.confirm_shipped_orders", interval=3600),
+    PeriodicJob("workers.maintenance.expire_bindings", interval=600),
+    PeriodicJob("workers.payouts.retry_stuck_payouts", interval=300),
+    # A sweep for events whose after-commit publish job was lost.
+    PeriodicJob("workers.events.publish_pending", interval=60),
+)
 
 
 def build_cron_scheduler(connection, jobs=PERIODIC_JOBS) -> CronScheduler:

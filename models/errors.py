@@ -1,0 +1,65 @@
+"""Named domain errors. Each has a stable `code` (the bot and the API translate by code) and a
+plain message for logs and the CLI."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "domain_error"
+
+    def __init__(self, message: str, **params):
+        super().__init__(message)
+        self.message = message
+        self.params = params
+
+
+class InvalidAmount(DomainError):
+    code = "invalid_amount"
+
+
+class InvalidRule(DomainError):
+    code = "invalid_rule"
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class BindingRefused(DomainError):
+    code = "binding_refused"
+
+
+class ApplicationRefused(DomainError):
+    code = "application_refused"
+
+
+class DistributorNotActive(DomainError):
+    code = "distributor_not_active"
+
+
+class BelowMinimum(DomainError):
+    code = "below_minimum"
+
+
+class OverDailyLimit(DomainError):
+    code = "over_daily_limit"
+
+
+class InsufficientBalance(DomainError):
+    code = "insufficient_balance"
+
+
+class ChannelUnavailable(DomainError):
+    code = "channel_unavailable"
+
+
+class OrderError(DomainError):
+    code = "order_error"
+
+
+class LedgerImbalance(DomainError):
+    code = "ledger_imbalance"

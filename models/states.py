@@ -1,0 +1,68 @@
+"""State machines as data: the allowed moves of every stateful model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from models.errors import InvalidTransition
+
+DISTRIBUTOR = {
+    "pending": {"active", "rejected"},
+    "rejected": {"pending"},
+    "active": {"frozen"},
+    "frozen": {"active"},
+}
+COMMISSION = {
+    "pending": {"available", "reversed"},
+    "available": {"reversed"},
+    "reversed": set(),
+}
+WITHDRAWAL = {
+    "requested": {"approved", "rejected"},
+    "approved": {"paying"},
+    "paying": {"paid", "failed"},
+    "paid": set(),
+    "failed": set(),
+    "rejected": set(),
+}
+ORDER = {
+    "pending_payment": {"paid", "cancelled"},
+    "paid": {"shipped", "completed", "refunded"},
+    "shipped": {"completed", "refunded"},
+    "completed": {"refunded"},
+    "cancelled": set(),
+    "refunded": set(),
+}
+
+
+def check_transition(machine: Mapping[str, set[str]], what: str, current: str, new: str) -> None:
+    if new not in machine.get(current, set()):
+        raise InvalidTransition(
+            f"{what} cannot go from {current} to {new}", what=what, current=current, new=new
+        )
+
+
+class StatusMixin:
+    """`set_status()` is the only way a stateful model changes state: it refuses a forbidden move
+    with InvalidTransition and records the move in `status_changes`."""
+
+    TRANSITIONS: Mapping[str, set[str]] = {}
+
+    def set_status(self, new: str, note: str | None = None) -> None:
+        from sqlalchemy.orm import object_session
+
+        from models.events import StatusChange
+
+        current = self.status
+        check_transition(self.TRANSITIONS, self.__tablename__, current, new)
+        self.status = new
+        session = object_session(self)
+        if session is not None:
+            if self.id is None:
+                session.flush()
+            session.add(
+                StatusChange(
+                    entity=self.__tablename__, entity_id=self.id, from_status=current,
+                    to_status=new, note=note,
+                )
+            )  # fmt: skip

@@ -1,0 +1,42 @@
+"""Withdrawals: from available to held when requested, to paid out or back when settled."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, TZDateTime, utcnow
+from models.states import WITHDRAWAL, StatusMixin
+
+
+class Withdrawal(StatusMixin, Base):
+    __tablename__ = "withdrawals"
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount"),
+        CheckConstraint("fee_fen >= 0 AND fee_fen <= amount_fen", name="fee"),
+        CheckConstraint("channel IN ('wechat', 'bank')", name="channel"),
+        Index("ix_withdrawals_distributor_requested", "distributor_id", "requested_at"),
+    )
+    TRANSITIONS = WITHDRAWAL
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    out_bill_no: Mapped[str] = mapped_column(String(32), unique=True)  # the payout idempotency key
+    distributor_id: Mapped[int] = mapped_column(ForeignKey("distributors.id"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    fee_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    channel: Mapped[str] = mapped_column(String(8), default="wechat")
+    bank_account: Mapped[dict | None] = mapped_column(JSON)  # for a manual bank payout
+    status: Mapped[str] = mapped_column(String(16), default="requested", index=True)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    provider_ref: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    requested_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    reviewed_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+
+    @property
+    def net_fen(self) -> int:
+        return self.amount_fen - self.fee_fen

@@ -1,0 +1,476 @@
+"""Orders: create (snapshot the chain), pay (create pending commissions), ship, complete (start
+the freeze), cancel, refund (reverse commissions in proportion at every level)."""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from models import (
+    Commission,
+    Distributor,
+    DistributorDay,
+    Order,
+    OrderLine,
+    Payment,
+    Product,
+    Refund,
+    db,
+)
+from models.commission import (
+    Beneficiary,
+    Line,
+    campaign_multiplier,
+    commission_chain,
+    compute_commissions,
+    reversal_due,
+)
+from models.errors import InvalidTransition, NotFound, OrderError
+from models.events import COMMISSION_PENDING, COMMISSION_REVERSED
+from models.ledger import AVAILABLE, COMMISSION_EXPENSE, PENDING, account_key
+from models.money import allocate
+from services import distributors as distributor_service
+from services.binding import current_upline_id
+from services.common import china_day, for_update, merchant, now, unit_of_work, upsert
+from services.events import record_event
+from services.ledger import Leg, ensure_accounts, post
+from services.rules import active_rule, campaigns_at, rule_version
+
+MAX_LINES = 50
+MAX_QUANTITY = 999
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    order_id: int
+    duplicate: bool
+    commissions: int = 0
+
+
+def new_order_no(at: datetime) -> str:
+    return at.strftime("%Y%m%d%H%M%S") + secrets.token_hex(4).upper()
+
+
+def create_order(
+    user_id: int,
+    items: Sequence[tuple[int, int]],
+    discount_fen: int = 0,
+    shipping_fen: int = 0,
+) -> Order:
+    """A pending order for (product id, quantity) items, with the buyer's upline chain
+    snapshotted now. Stock is taken with a conditional update, so it never goes negative."""
+    _check_items(items, discount_fen, shipping_fen)
+    with unit_of_work():
+        at = now()
+        lines = []
+        for product_id, quantity in items:
+            product = _take_stock(product_id, quantity)
+            lines.append(
+                OrderLine(product_id=product.id, title=product.title,
+                          unit_price_fen=product.price_fen, quantity=quantity)
+            )  # fmt: skip
+        totals = [line.unit_price_fen * line.quantity for line in lines]
+        if discount_fen > sum(totals):
+            raise OrderError("the discount is larger than the goods", reason="discount")
+        for line, total, share in zip(lines, totals, allocate(discount_fen, totals), strict=True):
+            line.discount_fen, line.paid_fen = share, total - share
+        buyer, chain = snapshot_chain(user_id, at)
+        order = Order(
+            order_no=new_order_no(at), user_id=user_id, goods_fen=sum(totals),
+            discount_fen=discount_fen, shipping_fen=shipping_fen, chain=chain,
+            distributor_id=chain[0] if chain else None, buyer_distributor_id=buyer,
+            lines=lines, created_at=at,
+        )  # fmt: skip
+        db.session.add(order)
+    return order
+
+
+def _check_items(items, discount_fen: int, shipping_fen: int) -> None:
+    if not items or len(items) > MAX_LINES:
+        raise OrderError(f"an order has 1 to {MAX_LINES} lines", reason="lines")
+    for _product_id, quantity in items:
+        if not isinstance(quantity, int) or not 0 < quantity <= MAX_QUANTITY:
+            raise OrderError(f"quantity must be 1 to {MAX_QUANTITY}", reason="quantity")
+    if discount_fen < 0 or shipping_fen < 0:
+        raise OrderError("amounts cannot be negative", reason="negative")
+
+
+def _take_stock(product_id: int, quantity: int) -> Product:
+    product = db.session.get(Product, product_id)
+    if product is None or not product.on_sale:
+        raise OrderError("this product is not on sale", reason="not_on_sale", product_id=product_id)
+    taken = db.session.execute(
+        update(Product)
+        .where(Product.id == product_id, Product.stock >= quantity)
+        .values(stock=Product.stock - quantity),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if not taken:
+        raise OrderError("not enough stock", reason="out_of_stock", product_id=product_id)
+    return product
+
+
+def snapshot_chain(user_id: int, at: datetime) -> tuple[int | None, list[int]]:
+    """(the buyer's own active distributor id, the upline chain that earns on their order)."""
+    rule = active_rule()
+    own = db.session.scalar(
+        select(Distributor).where(Distributor.user_id == user_id, Distributor.status == "active")
+    )
+    buyer_chain = [Beneficiary(d) for d in ([own.id, *own.ancestor_ids] if own else [])]
+    bound_id = current_upline_id(user_id, at)
+    bound = db.session.get(Distributor, bound_id) if bound_id else None
+    bound_chain = [Beneficiary(d) for d in ([bound.id, *bound.ancestor_ids] if bound else [])]
+    chain = commission_chain(buyer_chain, bound_chain, rule.self_purchase)
+    return (own.id if own else None), [b.distributor_id for b in chain]
+
+
+def _locked_order(order_id: int | None = None, order_no: str | None = None) -> Order:
+    stmt = select(Order).options(selectinload(Order.lines))
+    stmt = (
+        stmt.where(Order.id == order_id)
+        if order_id is not None
+        else stmt.where(Order.order_no == order_no)
+    )
+    order = db.session.scalar(for_update(stmt))
+    if order is None:
+        raise NotFound("no such order", what="order")
+    return order
+
+
+def record_payment(
+    provider_txn_id: str,
+    order_no: str,
+    amount_fen: int,
+    provider: str = "wechat",
+    paid_at: datetime | None = None,
+) -> PaymentOutcome:
+    """Record a payment notification; idempotent on the provider's transaction id. The first
+    delivery marks the order paid and creates its pending commissions; repeats change nothing."""
+    with unit_of_work():
+        order = _locked_order(order_no=order_no)
+        existing = db.session.scalar(
+            select(Payment).where(Payment.provider_txn_id == provider_txn_id)
+        )
+        if existing is not None:
+            if existing.order_id != order.id:
+                raise OrderError("this transaction paid another order", reason="txn_mismatch")
+            return PaymentOutcome(order.id, duplicate=True)
+        if order.status != "pending_payment":
+            raise OrderError(f"order is {order.status}, not payable", reason="not_payable")
+        if amount_fen != order.payable_fen:
+            raise OrderError("paid amount differs from the order", reason="amount_mismatch")
+        at = paid_at or now()
+        try:
+            with db.session.begin_nested():
+                db.session.add(
+                    Payment(provider=provider, provider_txn_id=provider_txn_id,
+                            order_id=order.id, amount_fen=amount_fen, created_at=at)
+                )  # fmt: skip
+        except IntegrityError:  # a concurrent delivery recorded it first
+            return PaymentOutcome(order.id, duplicate=True)
+        order.set_status("paid")
+        order.paid_at = at
+        created = _create_commissions(order, at)
+    return PaymentOutcome(order.id, duplicate=False, commissions=created)
+
+
+def _beneficiaries(chain: Sequence[int]) -> list[Beneficiary]:
+    rows = {
+        d.id: d
+        for d in db.session.scalars(
+            select(Distributor)
+            .options(selectinload(Distributor.tier))
+            .where(Distributor.id.in_(chain))
+        )
+    }
+    return [
+        Beneficiary(d.id, d.tier.rates_bps if d.tier else None, d.status == "active")
+        for d in (rows[i] for i in chain if i in rows)
+    ]
+
+
+def _create_commissions(order: Order, at: datetime) -> int:
+    rule = active_rule()
+    campaigns = campaigns_at(at)
+    products = {
+        p.id: p
+        for p in db.session.scalars(
+            select(Product).where(Product.id.in_({line.product_id for line in order.lines}))
+        )
+    }
+    lines = [
+        Line(line.id, line.product_id, line.quantity, line.paid_fen,
+             products[line.product_id].commission_override,
+             campaign_multiplier(campaigns, line.product_id, at))
+        for line in order.lines
+    ]  # fmt: skip
+    shares = compute_commissions(
+        lines, _beneficiaries(order.chain), rule, order.buyer_distributor_id
+    )
+    _record_sales(order, at)
+    if not shares:
+        return 0
+    commissions = [
+        Commission(
+            order_id=order.id, order_line_id=s.line_id, beneficiary_id=s.beneficiary_id,
+            level=s.level, base_fen=s.base_fen, rate_source=s.rate_source,
+            rate_kind=s.rate_kind, rate_value=s.rate_value, multiplier_bps=s.multiplier_bps,
+            rule_version=s.rule_version, amount_fen=s.amount_fen, created_at=at,
+        )
+        for s in shares
+    ]  # fmt: skip
+    db.session.add_all(commissions)
+    db.session.flush()
+    ensure_accounts(None)
+    legs = [Leg(account_key(PENDING, c.beneficiary_id), c.amount_fen, c.id) for c in commissions]
+    legs.append(Leg(account_key(COMMISSION_EXPENSE), -sum(c.amount_fen for c in commissions)))
+    post("commission_pending", f"order:{order.id}:pending", legs)
+    earned = _by_beneficiary((c.beneficiary_id, c.amount_fen) for c in commissions)
+    _bump_days(china_day(at), {d: {"earned_fen": fen} for d, fen in earned.items()})
+    for distributor_id, fen in earned.items():
+        record_event(COMMISSION_PENDING, distributor_id, order_no=order.order_no, amount_fen=fen)
+    return len(commissions)
+
+
+def _by_beneficiary(pairs) -> dict[int, int]:
+    totals: dict[int, int] = defaultdict(int)
+    for distributor_id, fen in pairs:
+        totals[distributor_id] += fen
+    return dict(totals)
+
+
+def _record_sales(order: Order, at: datetime, sign: int = 1, amount: int | None = None) -> None:
+    """Count an order's goods in its chain's daily sales: level 1 as own, levels 2-3 as team."""
+    fen = sign * (amount if amount is not None else order.goods_fen - order.discount_fen)
+    bumps = {}
+    for level, distributor_id in enumerate(order.chain, start=1):
+        bumps[distributor_id] = {"own_sales_fen" if level == 1 else "team_sales_fen": fen}
+    _bump_days(china_day(at), bumps)
+
+
+def _bump_days(day, bumps: Mapping[int, Mapping[str, int]]) -> None:
+    columns = ("earned_fen", "own_sales_fen", "team_sales_fen")
+    rows = [
+        {"distributor_id": d, "day": day, **{c: values.get(c, 0) for c in columns}}
+        for d, values in bumps.items()
+    ]
+    if rows:
+        db.session.execute(
+            upsert(DistributorDay.__table__, rows, ["distributor_id", "day"], list(columns))
+        )
+
+
+def ship_order(order_id: int) -> Order:
+    with unit_of_work():
+        order = _locked_order(order_id)
+        order.set_status("shipped")
+        order.shipped_at = now()
+    return order
+
+
+def complete_order(order_id: int, at: datetime | None = None) -> Order:
+    """Confirm receipt: commissions mature after the rule's freeze days (the refund window)."""
+    with unit_of_work():
+        order = _locked_order(order_id)
+        at = at or now()
+        order.set_status("completed")
+        order.completed_at = at
+        versions = set(
+            db.session.scalars(
+                select(Commission.rule_version).where(Commission.order_id == order.id).distinct()
+            )
+        )
+        for version in versions:
+            db.session.execute(
+                update(Commission)
+                .where(Commission.order_id == order.id, Commission.rule_version == version,
+                       Commission.status == "pending")
+                .values(matures_at=at + timedelta(days=rule_version(version).freeze_days)),
+                execution_options={"synchronize_session": False},
+            )  # fmt: skip
+        _count_completed_sales(order, order.goods_fen - order.discount_fen - order.refunded_fen)
+        _approve_by_spend(order.user_id)
+    return order
+
+
+def _count_completed_sales(order: Order, fen: int) -> None:
+    for level, distributor_id in enumerate(order.chain, start=1):
+        column = "own_completed_sales_fen" if level == 1 else "team_completed_sales_fen"
+        db.session.execute(
+            update(Distributor)
+            .where(Distributor.id == distributor_id)
+            .values({column: getattr(Distributor, column) + fen}),
+            execution_options={"synchronize_session": False},
+        )
+
+
+def _approve_by_spend(user_id: int) -> None:
+    policy = merchant()
+    if policy.application_policy != "spend":
+        return
+    waiting = db.session.scalar(
+        select(Distributor).where(Distributor.user_id == user_id, Distributor.status == "pending")
+    )
+    if waiting and distributor_service.completed_spend_fen(user_id) >= policy.spend_threshold_fen:
+        distributor_service._activate(waiting)
+
+
+def cancel_order(order_id: int, reason: str = "") -> Order:
+    """Cancel an unpaid order and put its stock back."""
+    with unit_of_work():
+        order = _locked_order(order_id)
+        order.set_status("cancelled", reason[:200] or None)
+        order.cancelled_at = now()
+        for line in order.lines:
+            db.session.execute(
+                update(Product)
+                .where(Product.id == line.product_id)
+                .values(stock=Product.stock + line.quantity),
+                execution_options={"synchronize_session": False},
+            )
+    return order
+
+
+def refund_order(
+    order_id: int,
+    refund_no: str,
+    amount_fen: int | None = None,
+    line_amounts: Mapping[int, int] | None = None,
+    reason: str = "",
+) -> Refund:
+    """Refund goods (whole order, an amount spread over the lines, or per line), idempotent on
+    `refund_no`, and reverse the commissions on the refunded lines in proportion, at every
+    level. A settled commission is reversed by a negative entry; the balance may go negative."""
+    with unit_of_work():
+        order = _locked_order(order_id)
+        existing = db.session.scalar(select(Refund).where(Refund.refund_no == refund_no))
+        if existing is not None:
+            if existing.order_id != order.id:
+                raise OrderError("refund number belongs to another order", reason="refund_no")
+            return existing
+        if order.status not in ("paid", "shipped", "completed"):
+            raise OrderError(f"order is {order.status}, not refundable", reason="not_refundable")
+        per_line = _refund_split(order, amount_fen, line_amounts)
+        at = now()
+        for line in order.lines:
+            line.refunded_fen += per_line.get(line.id, 0)
+        total = sum(per_line.values())
+        order.refunded_fen += total
+        refund = Refund(refund_no=refund_no, order_id=order.id, amount_fen=total,
+                        lines={str(k): v for k, v in per_line.items()}, reason=reason[:200],
+                        created_at=at)  # fmt: skip
+        db.session.add(refund)
+        db.session.flush()
+        _reverse_commissions(order, per_line, refund, at)
+        _record_sales(order, at, sign=-1, amount=total)
+        if order.status == "completed":
+            _count_completed_sales(order, -total)
+        if all(line.refunded_fen == line.paid_fen for line in order.lines):
+            order.set_status("refunded")
+    return refund
+
+
+def _refund_split(order, amount_fen, line_amounts) -> dict[int, int]:
+    refundable = {line.id: line.paid_fen - line.refunded_fen for line in order.lines}
+    if line_amounts:
+        split = {int(k): int(v) for k, v in line_amounts.items() if int(v) != 0}
+        for line_id, fen in split.items():
+            if line_id not in refundable or not 0 < fen <= refundable[line_id]:
+                raise OrderError("refund exceeds what the line can refund", reason="too_much")
+        return split
+    if amount_fen is None:
+        split = {k: v for k, v in refundable.items() if v}
+    else:
+        if not 0 < amount_fen <= sum(refundable.values()):
+            raise OrderError("refund exceeds what the order can refund", reason="too_much")
+        ids = list(refundable)
+        split = dict(zip(ids, allocate(amount_fen, [refundable[i] for i in ids]), strict=True))
+        split = {k: v for k, v in split.items() if v}
+    if not split:
+        raise OrderError("nothing left to refund", reason="nothing_left")
+    return split
+
+
+def _reverse_commissions(order: Order, per_line: Mapping[int, int], refund: Refund, at) -> None:
+    lines = {line.id: line for line in order.lines}
+    commissions = db.session.scalars(
+        for_update(
+            select(Commission)
+            .where(Commission.order_line_id.in_(list(per_line)))
+            .order_by(Commission.id)
+        )
+    ).all()
+    legs, reversed_by = [], defaultdict(int)
+    for c in commissions:
+        line = lines[c.order_line_id]
+        due = reversal_due(c.amount_fen, line.paid_fen, line.refunded_fen)
+        delta = due - c.reversed_fen
+        if delta <= 0 or c.status == "reversed":
+            continue
+        source = PENDING if c.status == "pending" else AVAILABLE
+        legs += [
+            Leg(account_key(source, c.beneficiary_id), -delta, c.id),
+            Leg(account_key(COMMISSION_EXPENSE), delta, c.id),
+        ]
+        c.reversed_fen = due
+        reversed_by[c.beneficiary_id] += delta
+        if due == c.amount_fen:
+            c.set_status("reversed", f"refund {refund.refund_no}")
+    if not legs:
+        return
+    post("commission_reversal", f"refund:{refund.id}", legs)
+    _bump_days(china_day(at), {d: {"earned_fen": -fen} for d, fen in reversed_by.items()})
+    for distributor_id, fen in reversed_by.items():
+        record_event(COMMISSION_REVERSED, distributor_id, order_no=order.order_no, amount_fen=fen)
+
+
+def cancel_unpaid_orders(at: datetime | None = None) -> int:
+    """Cancel orders left unpaid past the merchant's limit (a periodic job)."""
+    at = at or now()
+    cutoff = at - timedelta(minutes=merchant().unpaid_cancel_minutes)
+    ids = list(
+        db.session.scalars(
+            select(Order.id)
+            .where(Order.status == "pending_payment", Order.created_at < cutoff)
+            .limit(1000)
+        )
+    )
+    db.session.rollback()
+    return sum(_try(cancel_order, order_id, "unpaid") for order_id in ids)
+
+
+def confirm_shipped_orders(at: datetime | None = None) -> int:
+    """Complete orders shipped more than the merchant's auto-confirm days ago."""
+    at = at or now()
+    cutoff = at - timedelta(days=merchant().auto_confirm_days)
+    ids = list(
+        db.session.scalars(
+            select(Order.id).where(Order.status == "shipped", Order.shipped_at < cutoff).limit(1000)
+        )
+    )
+    db.session.rollback()
+    return sum(_try(complete_order, order_id, at) for order_id in ids)
+
+
+def _try(action, order_id: int, *args) -> int:
+    """1 if `action` moved the order, 0 if it moved on meanwhile (e.g. paid while we looked)."""
+    try:
+        action(order_id, *args)
+        return 1
+    except InvalidTransition:
+        return 0
+
+
+def paid_spend_fen(user_id: int) -> int:
+    return db.session.scalar(
+        select(func.coalesce(func.sum(Payment.amount_fen), 0))
+        .join(Order, Order.id == Payment.order_id)
+        .where(Order.user_id == user_id)
+    )

@@ -1,0 +1,14 @@
+"""Settlement and tier jobs (periodic, and on demand from `flask --app web settle`)."""
+
+from __future__ import annotations
+
+from services import settlement, tiers
+
+
+def settle_matured_commissions() -> int:
+    """Settle everything matured; idempotent, and safe beside another run (SKIP LOCKED)."""
+    return settlement.settle_matured()
+
+
+def check_tiers_after_settlement(settlement_txn_id: int) -> int:
+    return len(tiers.check_upgrades_after_settlement(settlement_txn_id))
