@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, scoped_session
 
 # Named constraints, so Alembic migrations can alter them on SQLite and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -47,12 +47,33 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 @event.listens_for(Engine, "begin")
-def _sqlite_begin_immediate(conn) -> None:
-    """On SQLite every transaction takes the write lock up front. A deferred transaction that
-    read a balance and then writes could act on a stale read (or fail with SQLITE_BUSY
-    mid-way); taking the lock first makes check-then-write safe, as row locks do on PostgreSQL."""
+def _sqlite_begin(conn) -> None:
+    """On SQLite a transaction meant to write takes the write lock up front (BEGIN IMMEDIATE,
+    asked for by `begin_write()`). A deferred transaction that read a balance and then writes
+    could act on a stale read, or fail with SQLITE_BUSY half-way; taking the lock first makes
+    check-then-write safe, as row locks do on PostgreSQL. Reads stay deferred and concurrent."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        immediate = conn.get_execution_options().get(WRITE_INTENT)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+WRITE_INTENT = "fenxiao_write_intent"
+
+
+def begin_write(session=None) -> None:
+    """Start the session's next transaction as a write transaction.
+
+    A read-only transaction already open is ended first (it has nothing to lose); one with
+    pending changes is left alone, so its work is never dropped.
+    """
+    session = session or db.session
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            return
+        session.commit()
+    session.connection(execution_options={WRITE_INTENT: True})
 
 
 # 64-bit ids on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the auto-incrementing rowid.

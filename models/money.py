@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from models.errors import InvalidAmount
 
 BPS = 10_000  # basis points in a whole
-_YUAN = re.compile(r"^(\d{1,9})(?:\.(\d{1,2}))?$")
+_YUAN = re.compile(r"^(\d{1,9})(?:\.(\d{1,2}))?$", re.ASCII)
 _SPACES = re.compile(r"\s+")
 
 
 def parse_yuan(text: str) -> int:
     """'12.5' -> 1250 fen. Refuses negatives, zero, non-numbers and more than 2 decimals."""
-    cleaned = _SPACES.sub("", str(text)).replace("￥", "").replace("¥", "")
+    # NFKC turns full-width digits and dots (common from Chinese keyboards) into ASCII.
+    cleaned = _SPACES.sub("", unicodedata.normalize("NFKC", str(text))).replace("¥", "")
     cleaned = cleaned.removesuffix("元")
-    if re.fullmatch(r"\d+\.\d{3,}", cleaned):
+    if re.fullmatch(r"\d+\.\d{3,}", cleaned, re.ASCII):
         raise InvalidAmount(f"{text!r} has more than 2 decimals", reason="too_many_decimals")
     match = _YUAN.match(cleaned)
     if not match:
@@ -51,8 +53,6 @@ def allocate(total: int, weights: Sequence[int]) -> list[int]:
         if total:
             raise InvalidAmount("cannot allocate a non-zero amount over zero weights")
         return [0] * len(weights)
-    if total > weight_sum:
-        raise InvalidAmount("a discount cannot exceed what it is spread over")
     floors = [total * w // weight_sum for w in weights]
     remainders = [total * w % weight_sum for w in weights]
     short = total - sum(floors)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import Merchant, db
+from models.base import begin_write
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
 DEMO_MERCHANT_SLUG = "demo"
@@ -32,6 +33,7 @@ def china_day_start(day: date) -> datetime:
 def unit_of_work() -> Iterator:
     """Commit once at the end, or roll back on any error and re-raise."""
     session = db.session
+    begin_write(session)
     try:
         yield session
         session.commit()

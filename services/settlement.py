@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, text
 
 from models import Commission, LedgerTransaction, db
+from models.base import begin_write
 from services.common import is_postgres, now
 from services.events import schedule_publish
 from workers.queues import enqueue_after_commit
@@ -43,6 +44,7 @@ def settle_matured(
 
 def settle_batch(at: datetime, batch_size: int = DEFAULT_BATCH) -> int:
     session = db.session
+    begin_write(session)
     try:
         due = _claim_due(at, batch_size)
         if not due:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import select, update
 
 from models import DomainEvent, db
+from models.base import begin_write
 from services.common import is_postgres, now
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ def publish_pending(batch: int = BATCH) -> int:
     """
     published = 0
     while True:
+        begin_write()
         stmt = (
             select(DomainEvent)
             .where(DomainEvent.published_at.is_(None))
