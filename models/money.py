@@ -59,3 +59,17 @@ def allocate(total: int, weights: Sequence[int]) -> list[int]:
     for i in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[:short]:
         floors[i] += 1
     return floors
+
+
+_PERCENT = re.compile(r"^(\d{1,3})(?:\.(\d{1,2}))?%?$", re.ASCII)
+
+
+def parse_percent(text: str) -> int:
+    """'10' or '10.5%' -> basis points (1000, 1050), exactly; 0 to 100 %."""
+    match = _PERCENT.match(unicodedata.normalize("NFKC", str(text)).strip())
+    if not match:
+        raise InvalidAmount(f"{text!r} is not a percentage", reason="not_a_percentage")
+    bps = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    if bps > BPS:
+        raise InvalidAmount(f"{text!r} is over 100 %", reason="over_100")
+    return bps

@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    for command in (worker_command, cron_command, seed_command, demo_command):
+    from web.engine_cli import ENGINE_COMMANDS
+
+    for command in (worker_command, cron_command, seed_command, demo_command, *ENGINE_COMMANDS):
         app.cli.add_command(command)
 
 
