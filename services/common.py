@@ -57,8 +57,15 @@ def is_postgres() -> bool:
 
 
 def for_update(stmt, skip_locked: bool = False):
-    """Row locks on PostgreSQL; SQLite already holds its write lock from BEGIN IMMEDIATE."""
-    return stmt.with_for_update(skip_locked=skip_locked) if is_postgres() else stmt
+    """Row locks on PostgreSQL; SQLite already holds its write lock from BEGIN IMMEDIATE.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: rows that others reference by foreign key (orders,
+    distributors, accounts) must stay lockable by the KEY SHARE locks that inserting a
+    referencing row takes, or two transactions deadlock.
+    """
+    if not is_postgres():
+        return stmt
+    return stmt.with_for_update(skip_locked=skip_locked, key_share=True)
 
 
 def upsert(table, values: list[dict], keys: list[str], increments: list[str]):

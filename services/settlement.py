@@ -65,8 +65,8 @@ def settle_batch(at: datetime, batch_size: int = DEFAULT_BATCH) -> int:
             ),
             params,
         ).rowcount
-        session.execute(_ENTRIES, params)
         _lock_accounts(txn_id)
+        session.execute(_ENTRIES, params)
         session.execute(_BALANCES, params)
         session.execute(_EVENTS_PG if is_postgres() else _EVENTS_SQLITE, params)
         schedule_publish()
@@ -88,7 +88,7 @@ def _claim_due(at: datetime, batch_size: int) -> list[int]:
         .limit(batch_size)
     )
     if is_postgres():
-        stmt = stmt.with_for_update(skip_locked=True)
+        stmt = stmt.with_for_update(skip_locked=True, key_share=True)
     return list(db.session.scalars(stmt))
 
 
@@ -98,12 +98,16 @@ def _param_time(at: datetime):
 
 
 def _lock_accounts(txn_id: int) -> None:
-    """Lock the touched accounts in id order, as every posting does, so runs never deadlock."""
+    """Lock the accounts the batch will touch, in id order as every posting does, *before*
+    writing entries: an entry's foreign key takes a KEY SHARE lock on its account, and two
+    batches holding those while waiting for each other's row lock would deadlock. NO KEY
+    UPDATE still queues writers of the balance but never conflicts with KEY SHARE."""
     if is_postgres():
         db.session.execute(
             text(
-                "SELECT id FROM ledger_accounts WHERE id IN (SELECT DISTINCT account_id FROM "
-                "ledger_entries WHERE transaction_id = :txn) ORDER BY id FOR UPDATE"
+                "SELECT id FROM ledger_accounts WHERE kind IN ('pending', 'available') AND "
+                "distributor_id IN (SELECT beneficiary_id FROM commissions "
+                "WHERE settlement_txn_id = :txn) ORDER BY id FOR NO KEY UPDATE"
             ),
             {"txn": txn_id},
         )
