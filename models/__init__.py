@@ -5,6 +5,7 @@ from models.catalog import Product
 from models.earnings import Commission, DistributorDay
 from models.events import DomainEvent, StatusChange
 from models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
+from models.messaging import OutboundMessage
 from models.orders import Order, OrderLine, Payment, Refund
 from models.people import Binding, Distributor, Tier, User
 from models.rules import CommissionCampaign, RuleSet
@@ -14,6 +15,6 @@ from models.withdrawals import Withdrawal
 __all__ = [
     "Base", "Binding", "Commission", "CommissionCampaign", "Distributor", "DistributorDay",
     "DomainEvent", "JobProbe", "LedgerAccount", "LedgerEntry", "LedgerTransaction", "Merchant",
-    "Order", "OrderLine", "Payment", "Product", "Refund", "RuleSet", "StatusChange", "Tier",
+    "Order", "OrderLine", "OutboundMessage", "Payment", "Product", "Refund", "RuleSet", "StatusChange", "Tier",
     "User", "Withdrawal", "db", "utcnow",
 ]  # fmt: skip

@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, g, has_app_context, has_request_context, request
 from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
 
+import bot
 from models import db
 from web import cli, health, redis_client
 from web.config import REPO_ROOT, load_config
@@ -41,6 +42,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     app.register_blueprint(health.bp)
+    bot.init_app(app)
+    csrf.exempt(app.blueprints["wechat"])  # WeChat signs its requests; there is no form token
     cli.init_app(app)
     return app
 
@@ -52,4 +55,10 @@ def engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def select_locale() -> str:
-    return request.accept_languages.best_match(SUPPORTED_LOCALES) or "zh_CN"
+    """The WeChat user's language in bot replies; the browser's on pages; Chinese by default."""
+    user = g.get("fx_user") if has_app_context() else None
+    if user is not None:
+        return "en" if (user.language or "").startswith("en") else "zh_CN"
+    if has_request_context():
+        return request.accept_languages.best_match(SUPPORTED_LOCALES) or "zh_CN"
+    return "zh_CN"

@@ -16,9 +16,11 @@ log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
+    from bot.cli import wechat_group
     from web.engine_cli import ENGINE_COMMANDS
 
-    for command in (worker_command, cron_command, seed_command, demo_command, *ENGINE_COMMANDS):
+    commands = (worker_command, cron_command, seed_command, demo_command, wechat_group)
+    for command in (*commands, *ENGINE_COMMANDS):
         app.cli.add_command(command)
 
 

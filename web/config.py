@@ -35,6 +35,8 @@ ENV_NAMES = (
     "WECHAT_PAY_API_KEY",
     "WECHAT_PAY_CERT",
     "WECHAT_PAY_KEY",
+    "WECHAT_MAX_CLOCK_SKEW",
+    "WECHAT_TEMPLATE_ID",
 )
 
 REQUIRED_IN_PRODUCTION = ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_APPSECRET")
@@ -82,7 +84,12 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "WECHAT_AES_KEY": None,
         "WECHAT_API_BASE": "https://api.weixin.qq.com",
         "SIMULATOR_PORT": simulator_port,
+        # Signed webhook requests older than this many seconds are refused (0: no check).
+        "WECHAT_MAX_CLOCK_SKEW": 300,
+        # The template for service notifications (from the account's template library).
+        "WECHAT_TEMPLATE_ID": None,
         "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_TRANSLATION_DIRECTORIES": str(REPO_ROOT / "translations"),
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     }
     if mode in ("demo", "test"):
@@ -97,6 +104,9 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
             else cfg["WECHAT_API_BASE"].rstrip("/") + "/mch"
         )
     cfg["TESTING"] = mode == "test" or bool(cfg.get("TESTING"))
+    cfg["WECHAT_MAX_CLOCK_SKEW"] = int(cfg["WECHAT_MAX_CLOCK_SKEW"])
+    if not cfg.get("WECHAT_TEMPLATE_ID") and mode != "production":
+        cfg["WECHAT_TEMPLATE_ID"] = "fenxiao-demo-notice"
 
     missing = [n for n in REQUIRED_IN_PRODUCTION if not cfg.get(n)]
     if missing and mode == "production":

@@ -1,0 +1,38 @@
+"""`flask --app web wechat ...`: one-off calls to the WeChat API."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import with_appcontext
+from wechatpy.exceptions import WeChatClientException
+
+
+@click.group("wechat")
+def wechat_group() -> None:
+    """The official account's settings on WeChat."""
+
+
+@wechat_group.command("menu")
+@with_appcontext
+def menu_command() -> None:
+    """Create the account's menu from bot/menu.json."""
+    from workers.wechat import create_menu
+
+    try:
+        create_menu()
+    except WeChatClientException as e:
+        raise click.ClickException(f"WeChat refused the menu: {e.errcode} {e.errmsg}") from None
+    except OSError as e:
+        raise click.ClickException(f"cannot reach the WeChat API: {e}") from None
+    click.echo("menu created")
+
+
+@wechat_group.command("menu-show")
+@with_appcontext
+def menu_show_command() -> None:
+    """Print the menu WeChat has for the account."""
+    from bot.wechat_client import wechat_client
+
+    click.echo(json.dumps(wechat_client().menu.get(), ensure_ascii=False, indent=2))

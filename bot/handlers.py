@@ -1,0 +1,156 @@
+"""One small function per command, menu key and event: parse, call a service, format a reply."""
+
+from __future__ import annotations
+
+from flask import g
+from sqlalchemy import select
+
+from bot import messages
+from models import Distributor, User, db
+from models.errors import DomainError, InsufficientBalance
+from models.money import parse_yuan
+from services import distributors, lookups, users, withdrawals
+from services.binding import bind_shopper
+from services.common import merchant
+from services.ledger import balances
+from services.rules import active_rule
+
+SCENE_PREFIX = "d_"
+
+
+def current_user(message) -> User:
+    """The sender, touched once per message (their 48 h customer-service window starts now)."""
+    if getattr(g, "fx_user", None) is None:
+        g.fx_user = users.touch(message.source)
+    return g.fx_user
+
+
+def _distributor(message) -> Distributor | None:
+    user = current_user(message)
+    return db.session.scalar(select(Distributor).where(Distributor.user_id == user.id))
+
+
+def distributor_only(handler):
+    """Commands for distributors: anyone else is told how to join."""
+
+    def run(message, *args):
+        distributor = _distributor(message)
+        if distributor is None or distributor.status in ("pending", "rejected"):
+            return messages.not_a_distributor()
+        return handler(message, distributor, *args)
+
+    run.__name__ = handler.__name__
+    return run
+
+
+def join(message):
+    user = current_user(message)
+    distributor = distributors.apply(user.id)
+    policy = merchant()
+    spend = ()
+    if distributor.status == "pending" and policy.application_policy == "spend":
+        spend = (policy.spend_threshold_fen, distributors.completed_spend_fen(user.id))
+    return messages.application(distributor.status, distributor.code, spend=spend)
+
+
+@distributor_only
+def earnings(message, distributor):
+    return messages.earnings(lookups.earnings(distributor.id))
+
+
+@distributor_only
+def withdraw(message, distributor, amount_text: str = ""):
+    amount_text = (amount_text or "").strip()
+    if not amount_text:
+        return messages.withdraw_how(
+            balances(distributor.id)["available"], merchant().withdraw_min_fen
+        )
+    try:
+        withdrawal = withdrawals.request_withdrawal(distributor.id, parse_yuan(amount_text))
+    except InsufficientBalance as e:
+        params = {**e.params, "available_fen": max(balances(distributor.id)["available"], 0)}
+        return messages.withdraw_refused(e.code, params)
+    except DomainError as e:
+        return messages.withdraw_refused(e.code, e.params)
+    return messages.withdraw_requested(withdrawal.amount_fen, auto=withdrawal.status == "approved")
+
+
+@distributor_only
+def team(message, distributor):
+    return messages.team(lookups.team(distributor.id), active_rule().levels)
+
+
+@distributor_only
+def poster(message, distributor):
+    return messages.coming_soon("poster")
+
+
+@distributor_only
+def material(message, distributor):
+    return messages.coming_soon("material")
+
+
+def help_(message):
+    current_user(message)
+    return messages.help_text()
+
+
+def unknown_text(message):
+    current_user(message)
+    return messages.unknown_text()
+
+
+def unsupported(message):
+    current_user(message)
+    return messages.unsupported_message()
+
+
+def subscribe(message):
+    user = users.follow(message.source)
+    g.fx_user = user
+    scene = (message.key or "").removeprefix("qrscene_")
+    inviter = _bind_from_scene(user, scene, "subscribe")
+    return messages.welcome(inviter)
+
+
+def scan(message):
+    user = current_user(message)
+    inviter = _bind_from_scene(user, message.key or "", "scan")
+    return messages.scanned(inviter) if inviter else messages.welcome(None)
+
+
+def _bind_from_scene(user: User, scene: str, source: str) -> str | None:
+    """Bind under the scene's distributor; the inviter's nickname when the user is theirs."""
+    if not scene.startswith(SCENE_PREFIX):
+        return None
+    result = bind_shopper(user.id, scene[len(SCENE_PREFIX) :], source)
+    if not result.bound or result.distributor is None:
+        return None
+    return result.distributor.user.nickname or messages.a_distributor()
+
+
+def unsubscribe(message):
+    users.unfollow(message.source)
+
+
+def template_finished(message):
+    users.record_template_delivery(str(message.message_id), message.status)
+
+
+def withdraw_menu(message):
+    return withdraw(message, "")
+
+
+# Command words (Chinese first, English aliases) and menu keys, as in contracts.md.
+COMMANDS = {
+    "join": (("申请", "join", "apply"), join),
+    "poster": (("海报", "poster"), poster),
+    "earnings": (("收益", "earnings", "balance"), earnings),
+    "team": (("团队", "team"), team),
+    "material": (("素材", "material", "promo"), material),
+    "help": (("帮助", "help", "?"), help_),
+}
+MENU_KEYS = {
+    "JOIN": join, "POSTER": poster, "EARNINGS": earnings, "WITHDRAW": withdraw_menu,
+    "TEAM": team, "MATERIAL": material, "HELP": help_,
+}  # fmt: skip

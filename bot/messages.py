@@ -1,0 +1,181 @@
+"""Every reply the bot sends, in one catalogue (Flask-Babel; Chinese source, English in
+translations/en). Handlers pass data in; nothing else in bot/ holds user-facing text."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from models.money import format_yuan
+
+
+def yuan(fen: int) -> str:
+    return "¥" + format_yuan(fen)
+
+
+def commands() -> str:
+    return _(
+        "可用指令：%(commands)s", commands=_("申请 · 海报 · 收益 · 提现 金额 · 团队 · 素材 · 帮助")
+    )
+
+
+def help_text() -> str:
+    return "\n".join(
+        [
+            _("分销助手可以帮您："),
+            _("「申请」成为分销员（免费加入，只按成交计佣）"),
+            _("「海报」生成您的专属推广海报"),
+            _("「收益」查看可提现、待结算和已提现金额"),
+            _("「提现 50」提现 50 元到微信零钱"),
+            _("「团队」查看您的团队"),
+            _("「素材」获取最新推广素材"),
+        ]
+    )
+
+
+def unknown_text() -> str:
+    return _("没看懂这条消息呢。%(commands)s", commands=commands())
+
+
+def unsupported_message() -> str:
+    return _("暂时只能处理文字消息。%(commands)s", commands=commands())
+
+
+def welcome(inviter: str | None) -> str:
+    if inviter:
+        return _("欢迎关注！您是由 %(name)s 邀请来的。%(commands)s", name=inviter,
+                 commands=commands())  # fmt: skip
+    return _("欢迎关注！%(commands)s", commands=commands())
+
+
+def a_distributor() -> str:
+    return _("一位分销员")
+
+
+def scanned(inviter: str) -> str:
+    return _("您已通过 %(name)s 的推荐关注本店。", name=inviter)
+
+
+def not_a_distributor() -> str:
+    return _("您还不是分销员。发送「申请」即可免费加入。")
+
+
+def application(status: str, code: str = "", reason: str = "", spend: tuple = ()) -> str:
+    if status == "active":
+        return _("恭喜，您已是分销员！推广码：%(code)s。发送「海报」生成专属海报。", code=code)
+    if status == "frozen":
+        return _("您的分销员资格已被暂停，如有疑问请联系商家。")
+    if spend:
+        threshold, current = spend
+        return _(
+            "申请已登记：累计消费满 %(threshold)s 后自动通过，当前 %(current)s。",
+            threshold=yuan(threshold), current=yuan(current),
+        )  # fmt: skip
+    return _("申请已提交，等待商家审核，结果会通过消息通知您。")
+
+
+def earnings(e) -> str:
+    lines = [
+        _("可提现：%(fen)s", fen=yuan(e.available_fen)),
+        _("待结算：%(fen)s", fen=yuan(e.pending_fen)),
+        _("已提现：%(fen)s", fen=yuan(e.withdrawn_fen)),
+    ]
+    if e.held_fen:
+        lines.append(_("提现中：%(fen)s", fen=yuan(e.held_fen)))
+    lines += [
+        _("今日收益：%(fen)s", fen=yuan(e.today_fen)),
+        _("本月收益：%(fen)s", fen=yuan(e.month_fen)),
+    ]
+    return "\n".join(lines)
+
+
+def withdraw_how(available_fen: int, minimum_fen: int) -> str:
+    return _(
+        "当前可提现 %(available)s。发送「提现 金额」即可，例如「提现 50」，最低 %(minimum)s。",
+        available=yuan(available_fen), minimum=yuan(minimum_fen),
+    )  # fmt: skip
+
+
+def withdraw_requested(amount_fen: int, auto: bool) -> str:
+    if auto:
+        return _("提现 %(amount)s 已受理，正在打款到微信零钱，到账后会通知您。",
+                 amount=yuan(amount_fen))  # fmt: skip
+    return _("提现 %(amount)s 已提交，商家审核后打款，结果会通知您。", amount=yuan(amount_fen))
+
+
+def withdraw_refused(code: str, params: dict) -> str:
+    if code == "invalid_amount":
+        if params.get("reason") == "too_many_decimals":
+            return _("金额最多两位小数，例如「提现 12.50」。")
+        return _("金额格式不对，请发送「提现 金额」，例如「提现 50」。")
+    if code == "below_minimum":
+        return _("单笔提现最低 %(minimum)s。", minimum=yuan(params["minimum_fen"]))
+    if code == "insufficient_balance":
+        return _(
+            "可提现余额不足，当前可提现 %(available)s。", available=yuan(params["available_fen"])
+        )
+    if code == "over_daily_limit":
+        return _("超过每日提现上限 %(limit)s，今天还可提现 %(left)s。",
+                 limit=yuan(params["limit_fen"]), left=yuan(params["left_fen"]))  # fmt: skip
+    if code == "distributor_not_active":
+        return _("您的分销员资格已被暂停，暂时无法提现。")
+    if code == "channel_unavailable":
+        return _("暂不支持该提现方式。")
+    return _("暂时无法提现，请稍后再试。")
+
+
+def team(t, levels: int) -> str:
+    labels = [_("一级"), _("二级"), _("三级")]
+    counts = " · ".join(
+        _("%(level)s %(count)s 人", level=labels[i], count=t.level_counts[i]) for i in range(levels)
+    )
+    lines = [_("我的团队：%(counts)s", counts=counts)]
+    if t.newest:
+        names = "、".join(m.nickname or _("新成员") for m in t.newest)
+        lines.append(_("最新加入：%(names)s", names=names))
+    else:
+        lines.append(_("还没有成员，发送「海报」邀请好友吧。"))
+    lines.append(
+        _("本月团队销售额：%(fen)s", fen=yuan(t.own_sales_month_fen + t.team_sales_month_fen))
+    )
+    return "\n".join(lines)
+
+
+def coming_soon(feature: str) -> str:
+    names = {"poster": _("海报"), "material": _("素材")}
+    return _("%(feature)s功能即将上线，敬请期待。", feature=names.get(feature, feature))
+
+
+def busy() -> str:
+    return _("系统繁忙，请稍后再试。")
+
+
+def error() -> str:
+    return _("抱歉，处理时出了点问题，请稍后再试。")
+
+
+# -- notifications (template message fields) ---------------------------------------------------
+def notification(kind: str, payload: dict) -> tuple[str, str]:
+    """(title, detail) for a domain event sent to the distributor."""
+    amount = yuan(payload.get("amount_fen", 0))
+    reason = payload.get("reason", "")
+    if kind == "application_approved":
+        code = payload.get("code", "")
+        return _("分销员申请已通过"), _("推广码：%(code)s。发送「海报」开始推广。", code=code)
+    if kind == "application_rejected":
+        return _("分销员申请未通过"), _("原因：%(reason)s", reason=reason)
+    if kind == "commission_pending":
+        return _("新的佣金待结算"), _("订单佣金 %(amount)s，确认收货后结算。", amount=amount)
+    if kind == "commission_settled":
+        return _("佣金已结算"), _("%(amount)s 已转入可提现余额。", amount=amount)
+    if kind == "commission_reversed":
+        return _("佣金已退回"), _("订单退款，扣回佣金 %(amount)s。", amount=amount)
+    if kind == "withdrawal_paid":
+        return _("提现已到账"), _("%(amount)s 已打款到微信零钱。", amount=amount)
+    returned = _("%(amount)s 已退回可提现余额。原因：%(reason)s", amount=amount, reason=reason)
+    if kind == "withdrawal_failed":
+        return _("提现失败"), returned
+    if kind == "withdrawal_rejected":
+        return _("提现未通过"), returned
+    if kind == "tier_upgraded":
+        return _("等级提升"), _("恭喜升级为 %(tier)s！", tier=payload.get("tier", ""))
+    raise KeyError(kind)

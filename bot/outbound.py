@@ -1,0 +1,93 @@
+"""Sending to a user: each send recorded once by its purpose, so a retried job never resends.
+
+「模板消息接口」 and 「客服消息」 (developers.weixin.qq.com, 公众号 > 消息管理): customer-service
+messages only reach users who interacted in the last 48 h (else 45015), so those fall back to a
+template message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from wechatpy.exceptions import WeChatClientException
+
+from bot.wechat_client import WeChatRateLimited, wechat_client
+from models import OutboundMessage, User, db
+from services.common import now
+
+log = logging.getLogger(__name__)
+OUTSIDE_WINDOW = 45015
+
+
+def _claim(dedup_key: str, user: User, channel: str, payload: dict) -> OutboundMessage | None:
+    """Record the send before making it; None when it was already made (or attempted)."""
+    message = OutboundMessage(dedup_key=dedup_key, user_id=user.id, openid=user.openid,
+                              channel=channel, payload=payload)  # fmt: skip
+    db.session.add(message)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return None
+    return message
+
+
+def _send(message: OutboundMessage, call: Callable[[], dict]) -> OutboundMessage:
+    try:
+        result = call()
+    except WeChatRateLimited:
+        # Certainly not sent: forget the claim so the job's retry sends it later.
+        db.session.delete(message)
+        db.session.commit()
+        raise
+    except WeChatClientException as e:
+        message.status, message.error = "failed", f"{e.errcode}: {e.errmsg}"[:200]
+        db.session.commit()
+        raise
+    message.status, message.sent_at = "sent", now()
+    message.wechat_msgid = str(result.get("msgid") or "") or None
+    db.session.commit()
+    return message
+
+
+def send_template(dedup_key: str, user: User, title: str, detail: str, url: str | None = None):
+    from flask import current_app
+
+    template_id = current_app.config["WECHAT_TEMPLATE_ID"]
+    data = {
+        "first": {"value": title},
+        "keyword1": {"value": title},
+        "keyword2": {"value": now().astimezone().strftime("%Y-%m-%d %H:%M")},
+        "remark": {"value": detail},
+    }
+    message = _claim(dedup_key, user, "template", {"template_id": template_id, "data": data})
+    if message is None:
+        return None
+    client = wechat_client()
+    return _send(
+        message, lambda: client.message.send_template(user.openid, template_id, data, url=url)
+    )
+
+
+def send_text(dedup_key: str, user: User, text: str, fallback_title: str | None = None):
+    """A customer-service text; outside the 48 h window, a template message instead."""
+    message = _claim(dedup_key, user, "custom", {"text": text})
+    if message is None:
+        return None
+    try:
+        return _send(message, lambda: wechat_client().message.send_text(user.openid, text))
+    except WeChatClientException as e:
+        if e.errcode != OUTSIDE_WINDOW or fallback_title is None:
+            raise
+        log.info("%s is outside the 48 h window: sending a template message", user.openid)
+        return send_template(f"{dedup_key}:template", user, fallback_title, text)
+
+
+def already_sent(dedup_key: str) -> bool:
+    return (
+        db.session.scalar(select(OutboundMessage.id).where(OutboundMessage.dedup_key == dedup_key))
+        is not None
+    )

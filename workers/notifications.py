@@ -1,0 +1,28 @@
+"""The notification job: one domain event, one template message, sent at most once."""
+
+from __future__ import annotations
+
+from flask_babel import force_locale
+from sqlalchemy import select
+
+from bot import messages
+from bot.outbound import send_template
+from models import Distributor, DomainEvent, Tier, User, db
+
+
+def notify(event_id: int) -> str:
+    event = db.session.get(DomainEvent, event_id)
+    if event is None or event.distributor_id is None:
+        return "no recipient"
+    user = db.session.scalar(
+        select(User)
+        .join(Distributor, Distributor.user_id == User.id)
+        .where(Distributor.id == event.distributor_id)
+    )
+    payload = dict(event.payload or {})
+    if event.kind == "tier_upgraded" and payload.get("tier_id"):
+        payload["tier"] = db.session.scalar(select(Tier.name).where(Tier.id == payload["tier_id"]))
+    with force_locale("en" if (user.language or "").startswith("en") else "zh_CN"):
+        title, detail = messages.notification(event.kind, payload)
+    sent = send_template(f"event:{event.id}", user, title, detail)
+    return "sent" if sent is not None else "already sent"

@@ -1,0 +1,21 @@
+"""WeChat API jobs that nobody waits for: user profiles, the menu."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bot.wechat_client import wechat_client
+from services import users
+
+MENU_FILE = Path(__file__).resolve().parent.parent / "bot" / "menu.json"
+
+
+def refresh_profile(openid: str) -> None:
+    """Fetch nickname, avatar and language with user/info (「获取用户基本信息」)."""
+    users.update_profile(openid, wechat_client().user.get(openid))
+
+
+def create_menu() -> dict:
+    """Create the official account's menu from bot/menu.json (「自定义菜单创建接口」)."""
+    return wechat_client().menu.create(json.loads(MENU_FILE.read_text()))
