@@ -4,7 +4,6 @@ log with context and answer kindly instead."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 
@@ -17,12 +16,13 @@ log = logging.getLogger(__name__)
 
 
 def safe(handler):
-    @functools.wraps(handler)
-    def run(*args):
+    """Log a failing handler with context and answer kindly. The wrapper takes exactly one
+    argument: werobot passes as many arguments as the handler's signature has."""
+
+    def run(message):
         try:
-            return handler(*args)
+            return handler(message)
         except Exception:
-            message = args[0]
             log.exception(
                 "bot handler %s failed for %s (%s)", handler.__name__,
                 getattr(message, "source", "?"), getattr(message, "type", "?"),
@@ -30,6 +30,7 @@ def safe(handler):
             db.session.rollback()
             return messages.error()
 
+    run.__name__ = handler.__name__
     return run
 
 
@@ -39,15 +40,17 @@ def _words(words) -> re.Pattern:
 
 def build_robot(token: str) -> WeRoBot:
     robot = WeRoBot(token=token, SESSION_STORAGE=False)
+    # First: werobot's word filters can't read an empty text (its Content comes back as None).
+    robot.text(safe(lambda message: None if message.content else handlers.unknown_text(message)))
     for words, handler in handlers.COMMANDS.values():
         robot.add_filter(safe(handler), [_words(words)])
 
-    def withdraw(message, _session, match):
-        return handlers.withdraw(message, match.group(1) or "")
+    withdraw_words = re.compile(r"^(?:提现|withdraw)(?:\s*(.*))?$", re.IGNORECASE | re.S)
 
-    robot.add_filter(
-        safe(withdraw), [re.compile(r"^(?:提现|withdraw)(?:\s*(.*))?$", re.IGNORECASE | re.S)]
-    )
+    def withdraw(message):
+        return handlers.withdraw(message, withdraw_words.match(message.content).group(1) or "")
+
+    robot.add_filter(safe(withdraw), [withdraw_words])
     robot.text(safe(handlers.unknown_text))  # last: any other text gets the short help
     for key, handler in handlers.MENU_KEYS.items():
         robot.key_click(key)(safe(handler))
@@ -56,7 +59,8 @@ def build_robot(token: str) -> WeRoBot:
     robot.scan(safe(handlers.scan))
     robot.unsubscribe(safe(handlers.unsubscribe))
     robot.templatesendjobfinish_event(safe(handlers.template_finished))
-    for register in (robot.image, robot.voice, robot.video, robot.location, robot.link,
+    for register in (robot.image, robot.voice, robot.video, robot.shortvideo, robot.location,
+                     robot.link,
                      robot.unknown):  # fmt: skip
         register(safe(handlers.unsupported))
     return robot
