@@ -15,6 +15,6 @@ from models.withdrawals import Withdrawal
 __all__ = [
     "Base", "Binding", "Commission", "CommissionCampaign", "Distributor", "DistributorDay",
     "DomainEvent", "JobProbe", "LedgerAccount", "LedgerEntry", "LedgerTransaction", "Merchant",
-    "Order", "OrderLine", "OutboundMessage", "Payment", "Product", "Refund", "RuleSet", "StatusChange", "Tier",
-    "User", "Withdrawal", "db", "utcnow",
+    "Order", "OrderLine", "OutboundMessage", "Payment", "Product", "Refund", "RuleSet",
+    "StatusChange", "Tier", "User", "Withdrawal", "db", "utcnow",
 ]  # fmt: skip

@@ -10,14 +10,16 @@ from models.errors import InvalidAmount
 
 BPS = 10_000  # basis points in a whole
 _YUAN = re.compile(r"^(\d{1,9})(?:\.(\d{1,2}))?$", re.ASCII)
-_SPACES = re.compile(r"\s+")
 
 
 def parse_yuan(text: str) -> int:
     """'12.5' -> 1250 fen. Refuses negatives, zero, non-numbers and more than 2 decimals."""
+    raw = str(text)
+    if any(unicodedata.category(ch) == "No" for ch in raw):  # ①, ², ½ are not amounts
+        raise InvalidAmount(f"{text!r} is not an amount in yuan", reason="not_a_number")
     # NFKC turns full-width digits and dots (common from Chinese keyboards) into ASCII.
-    cleaned = _SPACES.sub("", unicodedata.normalize("NFKC", str(text))).replace("¥", "")
-    cleaned = cleaned.removesuffix("元")
+    cleaned = unicodedata.normalize("NFKC", raw).strip()
+    cleaned = cleaned.removeprefix("¥").removesuffix("元").strip()
     if re.fullmatch(r"\d+\.\d{3,}", cleaned, re.ASCII):
         raise InvalidAmount(f"{text!r} has more than 2 decimals", reason="too_many_decimals")
     match = _YUAN.match(cleaned)

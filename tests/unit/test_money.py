@@ -11,7 +11,8 @@ from models.money import allocate, format_yuan, parse_yuan
 @pytest.mark.parametrize(
     ("text", "fen"),
     [("12.5", 1250), ("12.50", 1250), ("1", 100), ("0.01", 1), (" 100 ", 10_000),
-     ("¥3.2", 320), ("5元", 500), ("１２．５", 1250), ("٣", None)],
+     ("¥3.2", 320), ("5元", 500), ("１２．５", 1250), ("٣", None), ("①", None),
+     ("1 2", None), ("￥ 8", 800)],
 )  # fmt: skip
 def test_parse_yuan(text, fen):
     if fen is None:
