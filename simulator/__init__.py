@@ -1,21 +1,34 @@
-"""The WeChat simulator: a separate Flask app playing WeChat's servers and client (filled in by
-the bot issue)."""
+"""The WeChat simulator: a separate Flask app playing WeChat's servers and the WeChat client.
+
+It answers the API calls the project makes (access token, QR codes, media, messages, menu, users,
+web OAuth, WeChat Pay v2), pushes signed (or safe-mode encrypted) XML to the bot's webhook as a
+user's phone would cause WeChat to, and serves a chat page where a person acts as any user.
+
+State lives in memory, so it runs as ONE process: `flask --app simulator run` (threaded).
+"""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from typing import Any
+
+from flask import Flask
+
+from .config import load_config
+from .store import EXTENSION, Store
 
 
-def create_app(config: dict | None = None) -> Flask:
+def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
-    app.config.update(config or {})
-
-    @app.get("/")
-    def index():
-        return "<!doctype html><meta charset=utf-8><title>微信模拟器</title><h1>微信模拟器</h1>"
-
-    @app.get("/healthz")
-    def healthz():
-        return jsonify(status="ok")
-
+    app.config.update(load_config(config))
+    app.json.ensure_ascii = False  # Chinese stays readable in the driver API's JSON
+    app.json.sort_keys = False
+    app.extensions[EXTENSION] = Store(app.config)
+    register_blueprints(app)
     return app
+
+
+def register_blueprints(app: Flask) -> None:
+    from . import api, driver, inspection, media, messaging, oauth, pay, paydriver, tokens
+
+    for module in (tokens, api, media, messaging, oauth, pay, paydriver, driver, inspection):
+        app.register_blueprint(module.bp)

@@ -19,7 +19,7 @@ IMPORT_NAMES = {
     "WeRoBot": "werobot", "requests": "requests", "Flask-WTF": "flask_wtf",
     "Flask-Login": "flask_login", "Flask-Babel": "flask_babel", "defusedxml": "defusedxml",
     "gunicorn": "gunicorn", "psutil": "psutil", "pytest": "pytest", "hypothesis": "hypothesis",
-    "ruff": "ruff", "pytest-timeout": "pytest_timeout",
+    "ruff": "ruff", "pytest-timeout": "pytest_timeout", "zxing-cpp": "zxingcpp",
 }  # fmt: skip
 
 

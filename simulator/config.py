@@ -1,0 +1,101 @@
+"""The simulator's settings: embedded defaults, then the environment, then the dict (which wins).
+
+Names shared with the main app (WECHAT_*, FENXIAO_MODE, PUBLIC_BASE_URL) mean the same thing, so
+one environment configures both sides of the conversation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+# The simulator is never WeChat itself, so the demo credentials are always the fallback.
+DEMO_WECHAT = {
+    "WECHAT_TOKEN": "fenxiao-demo-token",
+    "WECHAT_APPID": "wxf3n51a0d3m0a99id",
+    "WECHAT_APPSECRET": "fenxiao-demo-appsecret-0000000000",
+    "WECHAT_PAY_MCH_ID": "1900000109",
+    "WECHAT_PAY_API_KEY": "fenxiaodemopaykey000000000000000",
+}
+try:  # the main app's copy is the source of truth when it is importable
+    from web.config import DEMO_WECHAT as _MAIN_DEMO_WECHAT
+
+    DEMO_WECHAT = dict(_MAIN_DEMO_WECHAT)
+except ImportError:  # pragma: no cover - the simulator also runs on its own
+    pass
+
+DAY = 86400
+
+# name -> (default, type); strings from the environment are converted with the type.
+SETTINGS: dict[str, tuple[Any, type]] = {
+    "FENXIAO_MODE": ("demo", str),
+    "PUBLIC_BASE_URL": (None, str),
+    "WECHAT_TOKEN": (DEMO_WECHAT["WECHAT_TOKEN"], str),
+    "WECHAT_APPID": (DEMO_WECHAT["WECHAT_APPID"], str),
+    "WECHAT_APPSECRET": (DEMO_WECHAT["WECHAT_APPSECRET"], str),
+    "WECHAT_AES_KEY": (None, str),
+    "WECHAT_PAY_MCH_ID": (DEMO_WECHAT["WECHAT_PAY_MCH_ID"], str),
+    "WECHAT_PAY_API_KEY": (DEMO_WECHAT["WECHAT_PAY_API_KEY"], str),
+    "SIM_ACCOUNT_ID": ("gh_f3n51a0d3m0a", str),  # the account's original id (ToUserName)
+    "SIM_WEBHOOK_URL": (None, str),  # default: PUBLIC_BASE_URL + /wechat
+    "SIM_DELIVERY_TIMEOUT": (5.0, float),
+    "SIM_DELIVERY_TRIES": (3, int),
+    "SIM_TOKEN_TTL": (7200, int),
+    "SIM_TOKEN_GRACE": (300, int),
+    "SIM_TOKEN_DAILY_LIMIT": (2000, int),
+    "SIM_MEDIA_TTL": (3 * DAY, int),
+    "SIM_MEDIA_MAX_BYTES": (2 * 1024 * 1024, int),
+    "SIM_QR_PERMANENT_LIMIT": (100_000, int),
+    "SIM_CS_WINDOW": (48 * 3600, int),
+    "SIM_CS_QUOTA_MESSAGE": (5, int),  # custom messages allowed after one user message
+    "SIM_CS_QUOTA_EVENT": (3, int),  # per minute after a click / subscribe / scan
+    "SIM_TEMPLATE_DAILY_LIMIT": (100_000, int),
+    "SIM_MASS_MONTHLY_QUOTA": (4, int),  # a service account's monthly mass sends
+    "SIM_TEMPLATE_EVENT_DELAY": (0.2, float),  # before TEMPLATESENDJOBFINISH goes out
+    "SIM_NOTIFY_TIMEOUT": (5.0, float),
+    # WeChat Pay's documented notify schedule after a failed first try (seconds).
+    "SIM_NOTIFY_RETRY_DELAYS": ("15,15,30,180,1800,1800,1800,1800,3600", str),
+    "SIM_TRANSFER_MIN_FEN": (30, int),  # 企业付款 refuses less than 0.30 yuan
+    "SIM_SEED_USERS": (None, str),  # "openid:nickname,..."; demo mode adds the seeded people
+}
+
+
+def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then the environment, then overrides; typed, with the derived defaults filled."""
+    cfg: dict[str, Any] = {name: default for name, (default, _) in SETTINGS.items()}
+    cfg.update({name: os.environ[name] for name in SETTINGS if os.environ.get(name)})
+    cfg.update(overrides or {})
+    for name, (_, kind) in SETTINGS.items():
+        if isinstance(cfg[name], str) and kind in (int, float):
+            cfg[name] = kind(cfg[name])
+    if not cfg.get("SIM_WEBHOOK_URL"):
+        base = (cfg.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+        cfg["SIM_WEBHOOK_URL"] = base + "/wechat"
+    delays = cfg["SIM_NOTIFY_RETRY_DELAYS"]
+    if isinstance(delays, str):
+        cfg["SIM_NOTIFY_RETRY_DELAYS"] = [float(d) for d in delays.split(",") if d.strip()]
+    # Uploads over the media limit must reach the view, which answers like WeChat (40009).
+    cfg.setdefault("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+    cfg["SIM_SEED_USERS"] = seed_users(cfg)
+    return cfg
+
+
+def seed_users(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """openid -> nickname of the users present from the start (the demo's seeded people)."""
+    raw = cfg.get("SIM_SEED_USERS")
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    users: dict[str, str] = {}
+    if raw is None and cfg.get("FENXIAO_MODE") == "demo":
+        try:  # so the demo's seeded distributors can chat and be paid
+            from web.seed import PEOPLE
+
+            users.update(PEOPLE)
+        except Exception:  # pragma: no cover - the simulator also runs without the main app
+            pass
+    for item in (raw or "").split(","):
+        openid, _, nickname = item.strip().partition(":")
+        if openid:
+            users[openid] = nickname or openid
+    return users
