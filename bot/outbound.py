@@ -16,6 +16,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from bot.wechat_client import WeChatRateLimited, wechat_client
 from models import OutboundMessage, User, db
+from models.base import begin_write
 from services.common import now
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,9 @@ OUTSIDE_WINDOW = 45015
 
 def _claim(dedup_key: str, user: User, channel: str, payload: dict) -> OutboundMessage | None:
     """Record the send before making it; None when it was already made (or attempted)."""
-    message = OutboundMessage(dedup_key=dedup_key, user_id=user.id, openid=user.openid,
+    user_id, openid = user.id, user.openid
+    begin_write()
+    message = OutboundMessage(dedup_key=dedup_key, user_id=user_id, openid=openid,
                               channel=channel, payload=payload)  # fmt: skip
     db.session.add(message)
     try:
@@ -40,13 +43,16 @@ def _send(message: OutboundMessage, call: Callable[[], dict]) -> OutboundMessage
         result = call()
     except WeChatRateLimited:
         # Certainly not sent: forget the claim so the job's retry sends it later.
+        begin_write()
         db.session.delete(message)
         db.session.commit()
         raise
     except WeChatClientException as e:
+        begin_write()
         message.status, message.error = "failed", f"{e.errcode}: {e.errmsg}"[:200]
         db.session.commit()
         raise
+    begin_write()
     message.status, message.sent_at = "sent", now()
     message.wechat_msgid = str(result.get("msgid") or "") or None
     db.session.commit()

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from models import Merchant, Product, Tier, db
+from models.base import begin_write
 from services import distributors, orders
 from services.binding import bind_shopper
 from services.common import merchant, now
@@ -16,6 +17,7 @@ _seq = itertools.count(1)
 
 
 def set_policy(**settings) -> Merchant:
+    begin_write()
     m = merchant()
     for key, value in settings.items():
         setattr(m, key, value)
@@ -24,6 +26,7 @@ def set_policy(**settings) -> Merchant:
 
 
 def make_product(price_fen: int = 10_000, stock: int = 1_000, **extra) -> Product:
+    begin_write()
     product = Product(title=extra.pop("title", f"商品{next(_seq)}"), price_fen=price_fen,
                       stock=stock, **extra)  # fmt: skip
     db.session.add(product)
@@ -77,6 +80,7 @@ def mature(order, days_after: int = 8):
 
 
 def make_tier(name: str, rank: int, **fields) -> Tier:
+    begin_write()
     tier = Tier(name=name, rank=rank, **fields)
     db.session.add(tier)
     db.session.commit()

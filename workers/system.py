@@ -6,10 +6,12 @@ from rq import get_current_job
 from sqlalchemy import select
 
 from models import JobProbe, db
+from models.base import begin_write
 
 
 def record_probe(token: str) -> int:
     """Write one probe row for `token` (idempotent: a re-run finds the row and stops)."""
+    begin_write()
     existing = db.session.scalar(select(JobProbe.id).where(JobProbe.token == token))
     if existing is not None:
         return existing
