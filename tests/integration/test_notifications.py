@@ -1,0 +1,84 @@
+"""Domain events become template messages; sends are recorded and never repeated; customer-
+service messages fall back to a template outside the 48 h window (45015)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from bot.outbound import send_text
+from models import DomainEvent, OutboundMessage, User, db
+from simulator import create_app as create_simulator
+from tests.conftest import test_config
+from tests.factories import make_distributor
+from tests.simulator.conftest import serve
+from web import create_app
+from workers.notifications import notify
+
+
+@pytest.fixture
+def sim_url():
+    with serve(create_simulator({"FENXIAO_MODE": "test"})) as url:
+        yield url
+
+
+@pytest.fixture
+def wired(database_url, redis_url, tmp_path, sim_url):
+    app = create_app(test_config(database_url, redis_url, tmp_path / "i", WECHAT_API_BASE=sim_url))
+    with app.app_context():
+        yield app
+        db.engine.dispose()
+
+
+def sim_messages(sim_url, openid):
+    return requests.get(f"{sim_url}/sim/users/{openid}/messages", timeout=5).json()["messages"]
+
+
+def follower(sim_url, openid):
+    requests.post(
+        f"{sim_url}/sim/users",
+        json={"openid": openid, "nickname": "通知测试", "subscribed": True},
+        timeout=5,
+    )
+
+
+def test_an_approval_event_sends_one_template_message_however_often_the_job_runs(wired, sim_url):
+    distributor = make_distributor()
+    openid = distributor.user.openid
+    follower(sim_url, openid)
+    event = db.session.scalar(select(DomainEvent).where(DomainEvent.kind == "application_approved"))
+    assert notify(event.id) == "sent"
+    assert notify(event.id) == "already sent"
+    templates = [m for m in sim_messages(sim_url, openid) if m["kind"] == "template"]
+    assert len(templates) == 1
+    assert templates[0]["title"] == "分销员申请已通过"
+    assert distributor.code in templates[0]["remark"] or distributor.code in str(templates[0])
+    row = db.session.scalar(select(OutboundMessage))
+    assert (row.status, row.wechat_msgid) == ("sent", str(templates[0]["msgid"]))
+
+
+def test_outside_the_48_hour_window_a_text_falls_back_to_a_template(wired, sim_url):
+    follower(sim_url, "o-quiet")
+    user = User(openid="o-quiet", nickname="安静的人")
+    db.session.add(user)
+    db.session.commit()
+    send_text("poster:1", user, "您的海报已生成", fallback_title="海报已生成")
+    kinds = [m["kind"] for m in sim_messages(sim_url, "o-quiet")]
+    assert kinds == ["template"]
+    rows = db.session.scalars(select(OutboundMessage).order_by(OutboundMessage.id)).all()
+    assert [(r.channel, r.status) for r in rows] == [("custom", "failed"), ("template", "sent")]
+    assert rows[0].error.startswith("45015")
+    send_text("poster:1", user, "您的海报已生成", fallback_title="海报已生成")
+    assert db.session.scalar(select(func.count()).select_from(OutboundMessage)) == 2
+
+
+def test_inside_the_window_a_customer_service_text_is_sent(wired, sim_url):
+    follower(sim_url, "o-chatty")
+    requests.post(f"{sim_url}/sim/users/o-chatty/text", json={"content": "你好"}, timeout=10)
+    user = User(openid="o-chatty")
+    db.session.add(user)
+    db.session.commit()
+    send_text("hello:1", user, "您好！")
+    custom = [m for m in sim_messages(sim_url, "o-chatty") if m["kind"] == "custom"]
+    assert [m["content"] for m in custom] == ["您好！"]
