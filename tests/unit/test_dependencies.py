@@ -20,6 +20,7 @@ IMPORT_NAMES = {
     "Flask-Login": "flask_login", "Flask-Babel": "flask_babel", "defusedxml": "defusedxml",
     "gunicorn": "gunicorn", "psutil": "psutil", "pytest": "pytest", "hypothesis": "hypothesis",
     "ruff": "ruff", "pytest-timeout": "pytest_timeout", "zxing-cpp": "zxingcpp",
+    "playwright": "playwright",
 }  # fmt: skip
 
 
