@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from wechatpy.exceptions import WeChatClientException
 
@@ -24,8 +25,11 @@ def menu_command() -> None:
         create_menu()
     except WeChatClientException as e:
         raise click.ClickException(f"WeChat refused the menu: {e.errcode} {e.errmsg}") from None
-    except OSError as e:
-        raise click.ClickException(f"cannot reach the WeChat API: {e}") from None
+    except OSError as e:  # requests' errors are OSErrors; their text would show the secret
+        base = current_app.config["WECHAT_API_BASE"]
+        raise click.ClickException(
+            f"cannot reach the WeChat API at {base} ({type(e).__name__})"
+        ) from None
     click.echo("menu created")
 
 

@@ -86,3 +86,34 @@ def test_the_daily_token_limit_raises_rate_limited_instead_of_looping(redis_clie
             ours.user.get("o-client")
         assert err.value.errcode == 45009
         assert fetches(url) == 1
+
+
+def test_the_menu_command_creates_the_menu_from_the_repo(sim_url, redis_url, tmp_path):
+    import json
+
+    from tests.e2e.test_cli import run_cli
+    from workers.wechat import MENU_FILE
+
+    env = {"FENXIAO_MODE": "test", "INSTANCE_PATH": str(tmp_path), "REDIS_URL": redis_url,
+           "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "WECHAT_API_BASE": sim_url}  # fmt: skip
+    result = run_cli("wechat", "menu", env=env)
+    assert result.returncode == 0, result.stderr
+    created = requests.get(f"{sim_url}/sim/menu", timeout=5).json()
+    keys = json.dumps(created, ensure_ascii=False)
+    for key in ("JOIN", "POSTER", "EARNINGS", "WITHDRAW", "TEAM", "MATERIAL", "HELP"):
+        assert key in keys
+    assert json.loads(MENU_FILE.read_text())["button"][0]["key"] == "JOIN"
+
+
+def test_the_menu_command_reports_an_unreachable_api_in_one_line(redis_url, tmp_path):
+    from tests.e2e.test_cli import run_cli
+    from web.procutil import free_port
+
+    env = {"FENXIAO_MODE": "test", "INSTANCE_PATH": str(tmp_path), "REDIS_URL": redis_url,
+           "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+           "WECHAT_API_BASE": f"http://127.0.0.1:{free_port()}"}  # fmt: skip
+    result = run_cli("wechat", "menu", env=env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: cannot reach the WeChat API")
+    assert SECRET not in result.stderr
