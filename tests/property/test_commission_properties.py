@@ -493,9 +493,12 @@ def test_parse_yuan_refuses_what_is_not_a_positive_amount(text):
 
 
 def _cleaned(text: str) -> str:
-    """What parse_yuan reads: full-width forms folded (NFKC), spaces, ¥ and a final 元 dropped."""
-    cleaned = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).replace("¥", "")
-    return cleaned.removesuffix("元")
+    """What parse_yuan reads: look-alike numbers (①, ¹) refused, full-width forms folded (NFKC),
+    outer spaces, a leading ¥ and a final 元 dropped; inner spaces are kept (and refused)."""
+    if any(unicodedata.category(ch) == "No" for ch in text):
+        return "not an amount"
+    cleaned = unicodedata.normalize("NFKC", text).strip()
+    return cleaned.removeprefix("¥").removesuffix("元").strip()
 
 
 @given(st.text(max_size=20))
