@@ -19,7 +19,7 @@ $(VENV)/.stamp-dev: requirements-dev.txt requirements.txt $(VENV)/.stamp-runtime
 
 install: $(VENV)/.stamp-runtime
 	bash bin/setup-system.sh runtime
-	$(BIN)/pybabel compile -q -d translations
+	$(BIN)/pybabel compile -d translations --statistics
 
 install-dev: install $(VENV)/.stamp-dev
 	bash bin/setup-system.sh test
