@@ -1,27 +1,32 @@
 """Settlement: matured pending commissions become available, in set-based batches.
 
 Each batch is one database transaction of a few statements whatever its size: claim the due
-rows (SKIP LOCKED on PostgreSQL, so concurrent runs split the work), write all their ledger
-entries with one INSERT ... SELECT, update the cached balances with one UPDATE ... FROM, and
-record one event per beneficiary. A run killed mid-batch rolls back that batch; re-running
-finishes the work without repeating any of it.
+rows (SKIP LOCKED on PostgreSQL, so concurrent runs split the work), flip them to available with
+one UPDATE ... RETURNING, and post one balanced ledger transaction for the batch: a pending debit
+and an available credit per beneficiary, summed over their commissions in the batch (each
+commission points at that transaction through `settlement_txn_id`). Balances and events are
+written with one multi-row statement each. A run killed mid-batch rolls back that batch;
+re-running finishes the work without repeating any of it.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import bindparam, insert, select, text, update
 
-from models import Commission, LedgerTransaction, db
+from models import Commission, DomainEvent, LedgerAccount, LedgerEntry, LedgerTransaction, db
 from models.base import begin_write
+from models.events import COMMISSION_SETTLED
 from services.common import is_postgres, now
 from services.events import schedule_publish
 from workers.queues import enqueue_after_commit
 
-DEFAULT_BATCH = 5000
+DEFAULT_BATCH = 20_000
+TIER_JOB = "workers.settlement.check_tiers_after_settlement"
 
 # Test seam: called after a batch's statements, before its commit (the crash test kills here).
 before_commit_hook: Callable[[int], None] | None = None
@@ -55,29 +60,102 @@ def settle_batch(at: datetime, batch_size: int = DEFAULT_BATCH) -> int:
             .values(kind="settlement", reference=f"settlement:{uuid.uuid4().hex}", created_at=at)
             .returning(LedgerTransaction.id)
         ).scalar_one()
-        params = {"txn": txn_id, "at": _param_time(at)}
-        count = session.execute(
+        settled = session.execute(
             text(
                 "UPDATE commissions SET status = 'available', settled_at = :at, "
-                "settlement_txn_id = :txn WHERE status = 'pending' AND id IN ("
-                + ",".join(str(int(i)) for i in due)
-                + ")"
+                f"settlement_txn_id = :txn WHERE status = 'pending' AND {_id_in(due)} "
+                "RETURNING beneficiary_id, amount_fen - reversed_fen"
             ),
-            params,
-        ).rowcount
-        _lock_accounts(txn_id)
-        session.execute(_ENTRIES, params)
-        session.execute(_BALANCES, params)
-        session.execute(_EVENTS_PG if is_postgres() else _EVENTS_SQLITE, params)
+            {"txn": txn_id, "at": _param_time(at), "ids": due},
+        ).all()
+        totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        for beneficiary_id, outstanding in settled:
+            totals[beneficiary_id][0] += outstanding
+            totals[beneficiary_id][1] += 1
+        _post_batch(txn_id, totals, at)
         schedule_publish()
-        enqueue_after_commit("workers.settlement.check_tiers_after_settlement", txn_id)
+        enqueue_after_commit(TIER_JOB, sorted(totals))
         if before_commit_hook:
-            before_commit_hook(count)
+            before_commit_hook(len(settled))
         session.commit()
-        return count
+        return len(settled)
     except BaseException:
         session.rollback()
         raise
+
+
+def _post_batch(txn_id: int, totals: dict[int, list[int]], at: datetime) -> None:
+    """One balanced transaction: each beneficiary's pending -> available, cached balances and
+    one commission_settled event per beneficiary, each written by one statement."""
+    accounts = _lock_accounts(list(totals))
+    account_ids, amounts = [], []
+    for beneficiary_id, (fen, _count) in totals.items():
+        for kind, amount in (("pending", -fen), ("available", fen)):
+            account_ids.append(accounts[(beneficiary_id, kind)])
+            amounts.append(amount)
+    events = [(d, fen, count) for d, (fen, count) in totals.items()]
+    if is_postgres():
+        _write_batch_postgres(txn_id, account_ids, amounts, events, at)
+    else:
+        _write_batch_portable(txn_id, account_ids, amounts, events, at)
+
+
+def _write_batch_postgres(txn_id, account_ids, amounts, events, at) -> None:
+    """Arrays in, rows out on the server (unnest): no per-row parameters cross the wire."""
+    params = {"txn": txn_id, "at": at, "accounts": account_ids, "amounts": amounts}
+    db.session.execute(_PG_ENTRIES, params)
+    db.session.execute(_PG_BALANCES, params)
+    distributor_ids, fens, counts = (list(column) for column in zip(*events, strict=True))
+    db.session.execute(
+        _PG_EVENTS, {"at": at, "ids": distributor_ids, "fens": fens, "counts": counts}
+    )
+
+
+_PG_ENTRIES = text(
+    "INSERT INTO ledger_entries (transaction_id, account_id, amount_fen, created_at) "
+    "SELECT :txn, t.account, t.amount, :at "
+    "FROM unnest(CAST(:accounts AS bigint[]), CAST(:amounts AS bigint[])) AS t(account, amount)"
+)
+# The accounts are already locked in id order (_lock_accounts).
+_PG_BALANCES = text(
+    "UPDATE ledger_accounts SET balance_fen = ledger_accounts.balance_fen + t.amount "
+    "FROM unnest(CAST(:accounts AS bigint[]), CAST(:amounts AS bigint[])) AS t(account, amount) "
+    "WHERE ledger_accounts.id = t.account"
+)
+_PG_EVENTS = text(
+    "INSERT INTO domain_events (kind, distributor_id, payload, created_at) "
+    "SELECT 'commission_settled', t.d, json_build_object('amount_fen', t.fen, 'count', t.n), :at "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:fens AS bigint[]), CAST(:counts AS int[])) "
+    "AS t(d, fen, n)"
+)
+
+
+def _write_batch_portable(txn_id, account_ids, amounts, events, at) -> None:
+    db.session.execute(
+        insert(LedgerEntry),
+        [{"transaction_id": txn_id, "account_id": a, "amount_fen": f, "created_at": at}
+         for a, f in zip(account_ids, amounts, strict=True)],
+    )  # fmt: skip
+    table = LedgerAccount.__table__
+    db.session.execute(
+        update(table)
+        .where(table.c.id == bindparam("account"))
+        .values(balance_fen=table.c.balance_fen + bindparam("delta")),
+        [{"account": a, "delta": f} for a, f in zip(account_ids, amounts, strict=True)],
+    )
+    db.session.execute(
+        insert(DomainEvent),
+        [{"kind": COMMISSION_SETTLED, "distributor_id": d,
+          "payload": {"amount_fen": fen, "count": count}, "created_at": at}
+         for d, fen, count in events],
+    )  # fmt: skip
+
+
+def _id_in(ids: list[int]) -> str:
+    """`id = ANY(:ids)` on PostgreSQL (one array parameter); a literal list on SQLite."""
+    if is_postgres():
+        return "id = ANY(CAST(:ids AS bigint[]))"
+    return "id IN (" + ",".join(str(int(i)) for i in ids) + ")"
 
 
 def _claim_due(at: datetime, batch_size: int) -> list[int]:
@@ -97,63 +175,29 @@ def _param_time(at: datetime):
     return at if is_postgres() else at.replace(tzinfo=None)
 
 
-def _lock_accounts(txn_id: int) -> None:
-    """Lock the accounts the batch will touch, in id order as every posting does, *before*
-    writing entries: an entry's foreign key takes a KEY SHARE lock on its account, and two
-    batches holding those while waiting for each other's row lock would deadlock. NO KEY
-    UPDATE still queues writers of the balance but never conflicts with KEY SHARE."""
+def _lock_accounts(distributor_ids: list[int]) -> dict[tuple[int, str], int]:
+    """The beneficiaries' pending and available accounts, locked in id order as every posting
+    locks them, *before* any entry is written: an entry's foreign key takes a KEY SHARE lock on
+    its account, and two batches holding those while waiting for each other's row lock would
+    deadlock. NO KEY UPDATE still queues writers of the balance but never conflicts with KEY
+    SHARE."""
     if is_postgres():
-        db.session.execute(
+        rows = db.session.execute(
             text(
-                "SELECT id FROM ledger_accounts WHERE kind IN ('pending', 'available') AND "
-                "distributor_id IN (SELECT beneficiary_id FROM commissions "
-                "WHERE settlement_txn_id = :txn) ORDER BY id FOR NO KEY UPDATE"
+                "SELECT id, distributor_id, kind FROM ledger_accounts "
+                "WHERE distributor_id = ANY(CAST(:ids AS bigint[])) "
+                "AND kind IN ('pending', 'available') ORDER BY id FOR NO KEY UPDATE"
             ),
-            {"txn": txn_id},
+            {"ids": distributor_ids},
         )
-
-
-_ENTRIES = text(
-    """
-    INSERT INTO ledger_entries (transaction_id, account_id, amount_fen, commission_id, created_at)
-    SELECT :txn, a.id,
-           CASE a.kind WHEN 'pending' THEN -(c.amount_fen - c.reversed_fen)
-                       ELSE c.amount_fen - c.reversed_fen END,
-           c.id, :at
-    FROM commissions c
-    JOIN ledger_accounts a ON a.distributor_id = c.beneficiary_id
-                          AND a.kind IN ('pending', 'available')
-    WHERE c.settlement_txn_id = :txn
-    """
-)
-
-_BALANCES = text(
-    """
-    UPDATE ledger_accounts SET balance_fen = ledger_accounts.balance_fen + s.delta
-    FROM (SELECT account_id, SUM(amount_fen) AS delta FROM ledger_entries
-          WHERE transaction_id = :txn GROUP BY account_id) AS s
-    WHERE ledger_accounts.id = s.account_id
-    """
-)
-
-_EVENTS_PG = text(
-    """
-    INSERT INTO domain_events (kind, distributor_id, payload, created_at)
-    SELECT 'commission_settled', beneficiary_id,
-           json_build_object('amount_fen', SUM(amount_fen - reversed_fen), 'count', COUNT(*)),
-           :at
-    FROM commissions WHERE settlement_txn_id = :txn GROUP BY beneficiary_id
-    """
-)
-
-_EVENTS_SQLITE = text(
-    """
-    INSERT INTO domain_events (kind, distributor_id, payload, created_at)
-    SELECT 'commission_settled', beneficiary_id,
-           json_object('amount_fen', SUM(amount_fen - reversed_fen), 'count', COUNT(*)), :at
-    FROM commissions WHERE settlement_txn_id = :txn GROUP BY beneficiary_id
-    """
-)
+    else:
+        rows = db.session.execute(
+            select(LedgerAccount.id, LedgerAccount.distributor_id, LedgerAccount.kind).where(
+                LedgerAccount.distributor_id.in_(distributor_ids),
+                LedgerAccount.kind.in_(("pending", "available")),
+            )
+        )
+    return {(d, kind): account_id for account_id, d, kind in rows}
 
 
 def settle_naive(at: datetime | None = None, limit: int | None = None) -> int:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from models import Commission, Distributor, Tier, db
+from models import Distributor, Tier, db
 from models.events import TIER_UPGRADED
 from models.tiers import TierRule, earned_tier
 from services.common import for_update, unit_of_work
@@ -42,14 +42,3 @@ def check_upgrades(distributor_ids: Iterable[int]) -> list[tuple[int, int]]:
                 upgraded.append((d.id, best.tier_id))
                 record_event(TIER_UPGRADED, d.id, tier_id=best.tier_id, rank=best.rank)
     return upgraded
-
-
-def check_upgrades_after_settlement(settlement_txn_id: int) -> list[tuple[int, int]]:
-    ids = list(
-        db.session.scalars(
-            select(Commission.beneficiary_id)
-            .where(Commission.settlement_txn_id == settlement_txn_id)
-            .distinct()
-        )
-    )
-    return check_upgrades(ids)

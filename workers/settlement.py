@@ -10,5 +10,6 @@ def settle_matured_commissions() -> int:
     return settlement.settle_matured()
 
 
-def check_tiers_after_settlement(settlement_txn_id: int) -> int:
-    return len(tiers.check_upgrades_after_settlement(settlement_txn_id))
+def check_tiers_after_settlement(distributor_ids: list[int]) -> int:
+    """Upgrade check for the beneficiaries of one settlement batch."""
+    return len(tiers.check_upgrades(distributor_ids))

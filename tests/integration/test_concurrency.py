@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -17,8 +17,6 @@ from models import (
     Commission,
     DistributorDay,
     DomainEvent,
-    LedgerAccount,
-    LedgerEntry,
     LedgerTransaction,
     Order,
     Payment,
@@ -37,6 +35,7 @@ from tests.factories import (
     mature,
     set_policy,
 )
+from tests.support.ledger_checks import assert_each_commission_settled_once
 from web import create_app
 
 THREADS = 30
@@ -199,20 +198,6 @@ def matured_commissions(orders_count: int, lines: int, chains: int = 3) -> int:
     return total
 
 
-def settlement_entries() -> dict[int, list[tuple[str, int]]]:
-    """commission id -> [(account kind, amount)] of its entries written by settlement runs."""
-    rows = db.session.execute(
-        select(LedgerEntry.commission_id, LedgerAccount.kind, LedgerEntry.amount_fen)
-        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .where(LedgerTransaction.kind == "settlement")
-    ).all()
-    found: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for commission_id, kind, amount in rows:
-        found[commission_id].append((kind, amount))
-    return found
-
-
 def assert_settled_exactly_once(total: int) -> None:
     commissions = db.session.execute(
         select(Commission.id, Commission.status, Commission.amount_fen,
@@ -221,10 +206,7 @@ def assert_settled_exactly_once(total: int) -> None:
     assert len(commissions) == total
     assert Counter(c.status for c in commissions) == {"available": total}
     assert all(c.settlement_txn_id is not None for c in commissions)
-    entries = settlement_entries()
-    assert set(entries) == {c.id for c in commissions}
-    for c in commissions:
-        assert sorted(entries[c.id]) == [("available", c.amount_fen), ("pending", -c.amount_fen)]
+    assert_each_commission_settled_once()
     settled_events = db.session.scalars(
         select(DomainEvent.payload).where(DomainEvent.kind == "commission_settled")
     ).all()

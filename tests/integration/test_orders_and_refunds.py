@@ -30,6 +30,8 @@ from tests.factories import (
     mature,
     pay,
 )
+from workers.queues import get_queue
+from workers.settlement import check_tiers_after_settlement
 
 
 def commission_rows(order_id=None):
@@ -200,8 +202,10 @@ def test_tier_upgrade_runs_after_settlement_and_only_upgrades(two_levels):
     order = make_paid_order(shopper, [(make_product(10_000).id, 1)])
     mature(order)
     settlement.settle_matured()
-    txn = db.session.scalar(select(Commission.settlement_txn_id).limit(1))
-    assert tiers.check_upgrades_after_settlement(txn) == [(lower.id, silver.id)]
+    job = next(j for j in get_queue("default").jobs if j.func_name.endswith("after_settlement"))
+    assert lower.id in job.args[0]
+    assert check_tiers_after_settlement(*job.args) == 1
+    assert db.session.get(Distributor, lower.id).tier_id == silver.id
     assert tiers.check_upgrades([lower.id]) == []
     assert db.session.scalars(
         select(DomainEvent.kind).where(DomainEvent.kind == "tier_upgraded")

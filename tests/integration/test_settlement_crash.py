@@ -7,16 +7,17 @@ import os
 import signal
 import subprocess
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 
 import pytest
 from sqlalchemy import func, select, text
 
-from models import Commission, DomainEvent, LedgerAccount, LedgerEntry, LedgerTransaction, db
+from models import Commission, DomainEvent, LedgerTransaction, db
 from services import settlement
 from services.ledger import reconcile
 from tests.conftest import REPO, subprocess_env, wait_for
 from tests.factories import make_chain, make_paid_order, make_product, make_shopper, mature
+from tests.support.ledger_checks import assert_each_commission_settled_once, settlement_postings
 
 BATCH = 30
 LINES = 25
@@ -82,19 +83,6 @@ def settled() -> dict[int, tuple[int, object]]:
     return {r.id: (r.settlement_txn_id, r.settled_at) for r in rows}
 
 
-def settlement_entries() -> dict[int, list[tuple[str, int]]]:
-    rows = db.session.execute(
-        select(LedgerEntry.commission_id, LedgerAccount.kind, LedgerEntry.amount_fen)
-        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .where(LedgerTransaction.kind == "settlement")
-    ).all()
-    found: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for commission_id, kind, amount in rows:
-        found[commission_id].append((kind, amount))
-    return found
-
-
 def settled_event_count() -> int:
     payloads = db.session.scalars(
         select(DomainEvent.payload).where(DomainEvent.kind == "commission_settled")
@@ -144,7 +132,8 @@ def test_settlement_killed_mid_batch_is_finished_by_a_rerun_exactly_once(ctx, tm
     first = settled()
     assert len(first) == BATCH
     assert len({txn for txn, _at in first.values()}) == 1
-    assert set(settlement_entries()) == set(first)
+    assert_each_commission_settled_once()  # the kept batch's postings, and nothing else
+    assert {txn for txn, _d in settlement_postings()} == {txn for txn, _at in first.values()}
     assert settled_event_count() == BATCH
     kinds = select(func.count()).where(LedgerTransaction.kind == "settlement")
     assert db.session.scalar(kinds) == 1
@@ -159,10 +148,7 @@ def test_settlement_killed_mid_batch_is_finished_by_a_rerun_exactly_once(ctx, tm
     assert set(final) == set(amounts)
     assert {i: final[i] for i in first} == first  # the committed batch was not touched again
     assert Counter(db.session.scalars(select(Commission.status))) == {"available": total}
-    entries = settlement_entries()
-    assert set(entries) == set(amounts)
-    for commission_id, amount in amounts.items():
-        assert sorted(entries[commission_id]) == [("available", amount), ("pending", -amount)]
+    assert_each_commission_settled_once()
     assert settled_event_count() == total
     assert db.session.scalar(kinds) == 1 + 3  # 30 kept, then 30 + 30 + 10 on the re-run
     report = reconcile()

@@ -67,6 +67,7 @@ from services.payouts import TransferResult, TransientPayoutError, use_payout_pr
 from services.rules import publish_rule_set
 from tests.factories import make_chain, make_distributor, make_product, make_shopper, set_policy
 from tests.factories import make_tier as new_tier
+from tests.support.ledger_checks import assert_postings_match
 from web.redis_client import get_redis
 from workers.payouts import pay_withdrawal
 
@@ -675,6 +676,7 @@ class EngineMachine(RuleBasedStateMachine):
             select(Refund.order_id, func.sum(Refund.amount_fen)).group_by(Refund.order_id)
         ).all())  # fmt: skip
         by_line, by_order = defaultdict(list), defaultdict(list)
+        settled = defaultdict(int)  # (settlement transaction, beneficiary) -> fen moved
         for c in session.scalars(select(Commission)):
             by_line[c.order_line_id].append(c)
             by_order[c.order_id].append(c)
@@ -727,11 +729,18 @@ class EngineMachine(RuleBasedStateMachine):
                     assert order.status == "completed"
                     assert c.matures_at is not None and c.matures_at <= c.settled_at
                 outstanding = c.amount_fen - c.reversed_fen
-                expected_pending = outstanding if c.status == "pending" else 0
-                expected_available = outstanding if c.status == "available" else 0
-                assert ledger[c.id, PENDING] == expected_pending, c.id
-                assert ledger[c.id, AVAILABLE] == expected_available, c.id
+                if c.settlement_txn_id is None:  # never settled: all of it is still pending
+                    assert ledger[c.id, PENDING] == outstanding, c.id
+                    assert ledger[c.id, AVAILABLE] == 0, c.id
+                else:
+                    # Settlement moved what its tagged pending entries held (the accrual net of
+                    # reversals before it), in one posting per beneficiary; later reversals
+                    # come out of available, tagged.
+                    moved = ledger[c.id, PENDING]
+                    assert moved + ledger[c.id, AVAILABLE] == outstanding, c.id
+                    settled[c.settlement_txn_id, c.beneficiary_id] += moved
                 assert ledger[c.id, COMMISSION_EXPENSE] == c.reversed_fen, c.id
+        assert_postings_match(settled)
         session.rollback()
 
 
