@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rq.cron import CronScheduler
+from rq.exceptions import StopRequested
 from rq.utils import import_attribute
 
 from workers.queues import DEFAULT
@@ -29,8 +30,28 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
 )
 
 
+class FenxiaoCronScheduler(CronScheduler):
+    """RQ's cron scheduler, with a stop that cannot be lost.
+
+    RQ stops by raising StopRequested from the signal handler. If the signal lands while the
+    scheduler is logging, `logging` swallows the exception and the stop is lost until the next
+    wake-up (up to a minute later). The flag makes the next loop turn stop instead.
+    """
+
+    stop_requested = False
+
+    def _request_stop(self, signum, frame):
+        self.stop_requested = True
+        super()._request_stop(signum, frame)
+
+    def calculate_sleep_interval(self) -> float:
+        if self.stop_requested:
+            raise StopRequested()
+        return super().calculate_sleep_interval()
+
+
 def build_cron_scheduler(connection, jobs=PERIODIC_JOBS) -> CronScheduler:
-    scheduler = CronScheduler(connection=connection)
+    scheduler = FenxiaoCronScheduler(connection=connection)
     for job in jobs:
         scheduler.register(
             import_attribute(job.func), job.queue, interval=job.interval, cron=job.cron
