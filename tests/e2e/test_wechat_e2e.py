@@ -67,6 +67,13 @@ def test_the_whole_loop_through_the_simulator(stack):
     stack.sim("POST", "/sim/users", json={"openid": "o-e2e-buyer", "nickname": "张阿姨"})
     welcome = stack.sim("POST", "/sim/users/o-e2e-buyer/follow", json={"scene": f"d_{code}"})
     assert "您是由 小美 邀请来的" in welcome.json()["reply"]["content"]
+
+    def profile_fetched():  # the follow enqueued a user/info job; the worker stores the answer
+        with app.app_context():
+            db.session.rollback()
+            return db.session.scalar(select(User.nickname).where(User.openid == "o-e2e-buyer"))
+
+    assert poll(profile_fetched, message="the profile job") == "张阿姨"
     with app.app_context():
         buyer = db.session.scalar(select(User).where(User.openid == "o-e2e-buyer"))
         assert db.session.get(Binding, buyer.id).distributor_id == mei_id
