@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_for
 from web.procutil import free_port
 
 
@@ -91,10 +91,4 @@ def start_stack(database_url: str, redis_url: str, instance: str, aes_key: str |
 
 
 def poll(predicate, timeout: float = 30, interval: float = 0.1, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+    return wait_for(predicate, timeout=timeout, interval=interval, message=message)
