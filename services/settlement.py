@@ -1,12 +1,12 @@
 """Settlement: matured pending commissions become available, in set-based batches.
 
-Each batch is one database transaction of a few statements whatever its size: claim the due
-rows (SKIP LOCKED on PostgreSQL, so concurrent runs split the work), flip them to available with
-one UPDATE ... RETURNING, and post one balanced ledger transaction for the batch: a pending debit
-and an available credit per beneficiary, summed over their commissions in the batch (each
-commission points at that transaction through `settlement_txn_id`). Balances and events are
-written with one multi-row statement each. A run killed mid-batch rolls back that batch;
-re-running finishes the work without repeating any of it.
+Each batch is one database transaction of a few statements whatever its size: flip the batch's
+rows that are still pending to available with one UPDATE ... RETURNING (skipping rows another
+run has locked, on PostgreSQL, so concurrent runs split the work), and post one balanced ledger
+transaction for the batch: a pending debit and an available credit per beneficiary, summed over
+their commissions in the batch (each commission points at that transaction through
+`settlement_txn_id`). Entries, balances and events are written with one statement each. A run
+killed mid-batch rolls back that batch; re-running finishes the work without repeating any of it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select, text, update
 
 from models import Commission, DomainEvent, LedgerAccount, LedgerEntry, LedgerTransaction, db
-from models.base import begin_write
+from models.base import TZDateTime, begin_write
 from models.events import COMMISSION_SETTLED
 from services.common import is_postgres, now
 from services.events import schedule_publish
@@ -35,26 +35,48 @@ before_commit_hook: Callable[[int], None] | None = None
 def settle_matured(
     at: datetime | None = None, batch_size: int = DEFAULT_BATCH, max_batches: int | None = None
 ) -> int:
-    """Settle every commission matured by `at`; returns how many were settled."""
+    """Settle every commission matured by `at`; returns how many were settled.
+
+    The due commissions are read once, ordered by beneficiary, and settled in batches of that
+    order: a beneficiary's commissions then share a batch, so a batch posts one pair of entries
+    per beneficiary instead of per commission. Another run going at the same time skips the rows
+    this one has locked (and the other way round), so two runs split the work.
+    """
     at = at or now()
     settled = batches = 0
-    while max_batches is None or batches < max_batches:
-        count = settle_batch(at, batch_size)
-        settled += count
-        batches += 1
-        if count < batch_size:
-            break
-    return settled
+    while True:
+        due = _due_ids(at)
+        if not due:
+            return settled
+        settled_this_pass = 0
+        for start in range(0, len(due), batch_size):
+            if max_batches is not None and batches >= max_batches:
+                return settled
+            count = settle_batch(at, due[start : start + batch_size])
+            batches += 1
+            settled += count
+            settled_this_pass += count
+        if settled_this_pass == 0:
+            return settled  # what is left is locked by another run, which will settle it
 
 
-def settle_batch(at: datetime, batch_size: int = DEFAULT_BATCH) -> int:
+def _due_ids(at: datetime) -> list[int]:
+    ids = list(
+        db.session.scalars(
+            select(Commission.id)
+            .where(Commission.status == "pending", Commission.matures_at <= at)
+            .order_by(Commission.beneficiary_id, Commission.id)
+        )
+    )
+    db.session.rollback()  # a read: hold no snapshot or lock while the batches run
+    return ids
+
+
+def settle_batch(at: datetime, ids: list[int]) -> int:
+    """Settle those of `ids` still pending and not locked by another run, in one transaction."""
     session = db.session
     begin_write(session)
     try:
-        due = _claim_due(at, batch_size)
-        if not due:
-            session.rollback()
-            return 0
         txn_id = session.execute(
             insert(LedgerTransaction)
             .values(kind="settlement", reference=f"settlement:{uuid.uuid4().hex}", created_at=at)
@@ -63,11 +85,14 @@ def settle_batch(at: datetime, batch_size: int = DEFAULT_BATCH) -> int:
         settled = session.execute(
             text(
                 "UPDATE commissions SET status = 'available', settled_at = :at, "
-                f"settlement_txn_id = :txn WHERE status = 'pending' AND {_id_in(due)} "
+                f"settlement_txn_id = :txn WHERE {_claimable(ids)} "
                 "RETURNING beneficiary_id, amount_fen - reversed_fen"
-            ),
-            {"txn": txn_id, "at": _param_time(at), "ids": due},
+            ).bindparams(bindparam("at", type_=TZDateTime())),
+            {"txn": txn_id, "at": at, "ids": ids},
         ).all()
+        if not settled:
+            session.rollback()
+            return 0
         totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
         for beneficiary_id, outstanding in settled:
             totals[beneficiary_id][0] += outstanding
@@ -151,28 +176,18 @@ def _write_batch_portable(txn_id, account_ids, amounts, events, at) -> None:
     )  # fmt: skip
 
 
-def _id_in(ids: list[int]) -> str:
-    """`id = ANY(:ids)` on PostgreSQL (one array parameter); a literal list on SQLite."""
+def _claimable(ids: list[int]) -> str:
+    """The rows of `ids` still pending and due; on PostgreSQL, skipping any another run holds."""
     if is_postgres():
-        return "id = ANY(CAST(:ids AS bigint[]))"
-    return "id IN (" + ",".join(str(int(i)) for i in ids) + ")"
-
-
-def _claim_due(at: datetime, batch_size: int) -> list[int]:
-    stmt = (
-        select(Commission.id)
-        .where(Commission.status == "pending", Commission.matures_at <= at)
-        .order_by(Commission.matures_at, Commission.id)
-        .limit(batch_size)
+        return (
+            "id IN (SELECT id FROM commissions WHERE id = ANY(CAST(:ids AS bigint[])) "
+            "AND status = 'pending' AND matures_at <= :at FOR UPDATE SKIP LOCKED)"
+        )
+    return (
+        "status = 'pending' AND matures_at <= :at AND id IN ("
+        + ",".join(str(int(i)) for i in ids)
+        + ")"
     )
-    if is_postgres():
-        stmt = stmt.with_for_update(skip_locked=True, key_share=True)
-    return list(db.session.scalars(stmt))
-
-
-def _param_time(at: datetime):
-    # Raw SQL bypasses the TZDateTime type: SQLite stores naive UTC, PostgreSQL timestamptz.
-    return at if is_postgres() else at.replace(tzinfo=None)
 
 
 def _lock_accounts(distributor_ids: list[int]) -> dict[tuple[int, str], int]:
