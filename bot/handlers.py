@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask import g
-from sqlalchemy import select
 
 from bot import messages
-from models import Distributor, User, db
+from models import Distributor, User
 from models.errors import DomainError, InsufficientBalance
 from models.money import parse_yuan
 from services import distributors, lookups, users, withdrawals
@@ -19,15 +18,15 @@ SCENE_PREFIX = "d_"
 
 
 def current_user(message) -> User:
-    """The sender, touched once per message (their 48 h customer-service window starts now)."""
+    """The sender (and, on g, their distributor row), loaded once per message."""
     if getattr(g, "fx_user", None) is None:
-        g.fx_user = users.touch(message.source)
+        g.fx_user, g.fx_distributor = users.sender(message.source)
     return g.fx_user
 
 
 def _distributor(message) -> Distributor | None:
-    user = current_user(message)
-    return db.session.scalar(select(Distributor).where(Distributor.user_id == user.id))
+    current_user(message)
+    return g.fx_distributor
 
 
 def distributor_only(handler):
@@ -107,7 +106,7 @@ def unsupported(message):
 
 def subscribe(message):
     user = users.follow(message.source)
-    g.fx_user = user
+    g.fx_user, g.fx_distributor = user, None
     scene = (message.key or "").removeprefix("qrscene_")
     inviter = _bind_from_scene(user, scene, "subscribe")
     return messages.welcome(inviter)

@@ -4,14 +4,12 @@ the size of the team."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
-from models import DistributorDay, db
+from models import db
 from models.ledger import AVAILABLE, HELD, PAID_OUT, PENDING
 from services.common import china_day, now
-from services.ledger import balances
 
 
 @dataclass(frozen=True)
@@ -39,31 +37,24 @@ class Team:
     team_sales_month_fen: int
 
 
-def _month_rows(distributor_id: int, today: date):
-    return select(
-        func.coalesce(func.sum(DistributorDay.earned_fen), 0),
-        func.coalesce(func.sum(DistributorDay.own_sales_fen), 0),
-        func.coalesce(func.sum(DistributorDay.team_sales_fen), 0),
-    ).where(
-        DistributorDay.distributor_id == distributor_id,
-        DistributorDay.day >= today.replace(day=1),
-        DistributorDay.day <= today,
+# One statement: the four cached balances, today's and this month's earnings.
+_EARNINGS = text(
+    "SELECT "
+    + ", ".join(
+        f"COALESCE((SELECT balance_fen FROM ledger_accounts WHERE distributor_id = :id "
+        f"AND kind = '{kind}'), 0)"
+        for kind in (AVAILABLE, PENDING, HELD, PAID_OUT)
     )
+    + ", COALESCE((SELECT SUM(earned_fen) FROM distributor_days WHERE distributor_id = :id "
+    "AND day = :today), 0), COALESCE((SELECT SUM(earned_fen) FROM distributor_days "
+    "WHERE distributor_id = :id AND day >= :start AND day <= :today), 0)"
+)
 
 
 def earnings(distributor_id: int) -> Earnings:
     today = china_day(now())
-    accounts = balances(distributor_id)
-    today_fen = db.session.scalar(
-        select(DistributorDay.earned_fen).where(
-            DistributorDay.distributor_id == distributor_id, DistributorDay.day == today
-        )
-    )
-    month_fen = db.session.execute(_month_rows(distributor_id, today)).one()[0]
-    return Earnings(
-        accounts[AVAILABLE], accounts[PENDING], accounts[HELD], accounts[PAID_OUT],
-        today_fen or 0, month_fen,
-    )  # fmt: skip
+    params = {"id": distributor_id, "today": today, "start": today.replace(day=1)}
+    return Earnings(*db.session.execute(_EARNINGS, params).one())
 
 
 # Two statements built once: the counts and month sums, then the newest members of the three

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from models import OutboundMessage, User, db
+from models import Distributor, OutboundMessage, User, db
 from services.common import now, unit_of_work
 from services.distributors import upsert_user
 from workers.queues import enqueue_after_commit
@@ -18,6 +18,42 @@ def touch(openid: str) -> User:
     with unit_of_work():
         user = upsert_user(openid)
     return user
+
+
+SEEN_THROTTLE = 60  # seconds: last_seen_at only opens a 48 h window, a minute is precise enough
+
+
+def sender(openid: str) -> tuple[User, Distributor | None]:
+    """The sender of an inbound message and their distributor row, in one read; created on
+    first contact. The interaction time is written at most once a minute (a Redis gate), so a
+    chatty user costs no write per message."""
+    row = db.session.execute(
+        select(User, Distributor)
+        .outerjoin(Distributor, Distributor.user_id == User.id)
+        .where(User.openid == openid)
+    ).first()
+    if row is None:
+        user = touch(openid)
+        return user, None
+    user, distributor = row
+    if _first_sighting_this_minute(openid):
+        with unit_of_work():
+            db.session.execute(
+                update(User).where(User.id == user.id).values(last_seen_at=now()),
+                execution_options={"synchronize_session": False},
+            )
+    return user, distributor
+
+
+def _first_sighting_this_minute(openid: str) -> bool:
+    import redis
+
+    from web.redis_client import get_redis
+
+    try:
+        return bool(get_redis().set(f"wechat:seen:{openid}", 1, nx=True, ex=SEEN_THROTTLE))
+    except (redis.RedisError, OSError):
+        return True
 
 
 def follow(openid: str) -> User:

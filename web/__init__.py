@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from flask import Flask, g, has_app_context, has_request_context, request
 from flask_babel import Babel
 from flask_migrate import Migrate
@@ -54,11 +55,15 @@ def engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
 
 
-def select_locale() -> str:
+# Parsed once: flask_babel would otherwise parse the locale name on every request.
+LOCALES = {name: Locale.parse(name) for name in SUPPORTED_LOCALES}
+
+
+def select_locale() -> Locale:
     """The WeChat user's language in bot replies; the browser's on pages; Chinese by default."""
     user = g.get("fx_user") if has_app_context() else None
     if user is not None:
-        return "en" if (user.language or "").startswith("en") else "zh_CN"
+        return LOCALES["en" if (user.language or "").startswith("en") else "zh_CN"]
     if has_request_context():
-        return request.accept_languages.best_match(SUPPORTED_LOCALES) or "zh_CN"
-    return "zh_CN"
+        return LOCALES[request.accept_languages.best_match(SUPPORTED_LOCALES) or "zh_CN"]
+    return LOCALES["zh_CN"]
