@@ -94,3 +94,16 @@ def set_tier(distributor, tier) -> None:
         .values(tier_id=tier.id)
     )
     db.session.commit()
+
+
+def make_earner(available_fen: int = 30_000, **policy):
+    """A distributor with `available_fen` settled and available (a 10 % commission on one order
+    of ten units), under the given withdrawal policy."""
+    from services.settlement import settle_matured
+
+    [distributor] = make_chain(1)
+    mature(make_paid_order(make_shopper(distributor), [(make_product(available_fen).id, 10)]))
+    settle_matured()
+    if policy:
+        set_policy(**policy)
+    return distributor

@@ -8,14 +8,8 @@ from models import DomainEvent, Withdrawal, db
 from services import withdrawals
 from services.ledger import balances, reconcile
 from services.payouts import TransferResult, TransientPayoutError, use_payout_provider
-from services.settlement import settle_matured
 from tests.factories import (
-    make_chain,
-    make_paid_order,
-    make_product,
-    make_shopper,
-    mature,
-    set_policy,
+    make_earner,
 )
 from workers.payouts import pay_withdrawal, retry_stuck_payouts
 from workers.queues import get_queue
@@ -45,11 +39,7 @@ class RecordingProvider:
 
 @pytest.fixture
 def funded(ctx):
-    [distributor] = make_chain(1)
-    mature(make_paid_order(make_shopper(distributor), [(make_product(10_000).id, 10)]))
-    settle_matured()
-    set_policy(withdraw_auto_approve_max_fen=None)
-    return distributor
+    return make_earner(10_000, withdraw_auto_approve_max_fen=None)
 
 
 def approved(distributor, fen=5_000):

@@ -12,14 +12,10 @@ from sqlalchemy import func, select
 from models import Binding, User, Withdrawal, db
 from services import distributors
 from services.ledger import balances
-from services.settlement import settle_matured
 from tests.conftest import test_config
 from tests.factories import (
     make_chain,
-    make_paid_order,
-    make_product,
-    make_shopper,
-    mature,
+    make_earner,
     set_policy,
 )
 from tests.support import wechat as w
@@ -49,10 +45,9 @@ def reply_text(response) -> str:
 @pytest.fixture
 def earner(ctx):
     """A distributor (openid known to the test) with ¥300.00 available."""
-    [distributor] = make_chain(1)
-    mature(make_paid_order(make_shopper(distributor), [(make_product(30_000).id, 10)]))
-    settle_matured()
-    set_policy(withdraw_max_per_day_fen=20_000, withdraw_auto_approve_max_fen=None)
+    distributor = make_earner(
+        30_000, withdraw_max_per_day_fen=20_000, withdraw_auto_approve_max_fen=None
+    )
     return distributor.user.openid, distributor.id
 
 

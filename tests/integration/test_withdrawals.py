@@ -17,13 +17,8 @@ from models.errors import (
 from models.money import parse_yuan
 from services import distributors, withdrawals
 from services.ledger import balances, reconcile
-from services.settlement import settle_matured
 from tests.factories import (
-    make_chain,
-    make_paid_order,
-    make_product,
-    make_shopper,
-    mature,
+    make_earner,
     set_policy,
 )
 
@@ -31,12 +26,10 @@ from tests.factories import (
 @pytest.fixture
 def earner(ctx):
     """A distributor with ¥300.00 available."""
-    [distributor] = make_chain(1)
-    order = make_paid_order(make_shopper(distributor), [(make_product(30_000).id, 10)])
-    mature(order)
-    settle_matured()
+    distributor = make_earner(
+        30_000, withdraw_max_per_day_fen=20_000, withdraw_auto_approve_max_fen=None
+    )
     assert balances(distributor.id)["available"] == 30_000
-    set_policy(withdraw_max_per_day_fen=20_000, withdraw_auto_approve_max_fen=None)
     return distributor
 
 
