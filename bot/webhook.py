@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
@@ -82,6 +82,10 @@ def receive():
 
 def _answer(fields: dict, message) -> str:
     robot = current_app.extensions[ROBOT]
+    # The sender is loaded per message; an app context shared by several requests (tests,
+    # `flask shell`) must not hand one message's sender to the next.
+    g.pop("fx_user", None)
+    g.pop("fx_distributor", None)
     try:
         return dedup.answer_once(get_redis(), dedup_key(fields), lambda: reply_xml(robot, message))
     except dedup.RedisUnavailable:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+import contextlib
+
+from sqlalchemy import bindparam, or_, select, update
 
 from models import Distributor, OutboundMessage, User, db
 from services.common import now, unit_of_work
@@ -20,40 +22,63 @@ def touch(openid: str) -> User:
     return user
 
 
-SEEN_THROTTLE = 60  # seconds: last_seen_at only opens a 48 h window, a minute is precise enough
+SEEN_QUEUE = "wechat:last_seen"
 
 
 def sender(openid: str) -> tuple[User, Distributor | None]:
     """The sender of an inbound message and their distributor row, in one read; created on
-    first contact. The interaction time is written at most once a minute (a Redis gate), so a
-    chatty user costs no write per message."""
+    first contact. The interaction time goes to a Redis list that a periodic job writes to the
+    database, so answering a message costs no database write."""
     row = db.session.execute(
         select(User, Distributor)
         .outerjoin(Distributor, Distributor.user_id == User.id)
         .where(User.openid == openid)
     ).first()
     if row is None:
-        user = touch(openid)
-        return user, None
-    user, distributor = row
-    if _first_sighting_this_minute(openid):
-        with unit_of_work():
-            db.session.execute(
-                update(User).where(User.id == user.id).values(last_seen_at=now()),
-                execution_options={"synchronize_session": False},
-            )
-    return user, distributor
+        return touch(openid), None
+    _note_seen(openid)
+    return row[0], row[1]
 
 
-def _first_sighting_this_minute(openid: str) -> bool:
+def _note_seen(openid: str) -> None:
     import redis
 
     from web.redis_client import get_redis
 
-    try:
-        return bool(get_redis().set(f"wechat:seen:{openid}", 1, nx=True, ex=SEEN_THROTTLE))
-    except (redis.RedisError, OSError):
-        return True
+    # A missed interaction time only shortens the 48 h window we believe in.
+    with contextlib.suppress(redis.RedisError, OSError):
+        get_redis().rpush(SEEN_QUEUE, f"{int(now().timestamp() * 1000)}:{openid}")
+
+
+def flush_last_seen(limit: int = 10_000) -> int:
+    """Write queued interaction times to users.last_seen_at (the newest per user)."""
+    from datetime import UTC, datetime
+
+    from web.redis_client import get_redis
+
+    client = get_redis()
+    with client.pipeline() as pipe:
+        pipe.lrange(SEEN_QUEUE, 0, limit - 1)
+        pipe.ltrim(SEEN_QUEUE, limit, -1)
+        raw, _ = pipe.execute()
+    newest: dict[str, int] = {}
+    for item in raw:
+        stamp, _, openid = item.decode().partition(":")
+        newest[openid] = max(newest.get(openid, 0), int(stamp))
+    if not newest:
+        return 0
+    with unit_of_work():
+        users = User.__table__
+        db.session.execute(
+            update(users)
+            .where(users.c.openid == bindparam("who"))
+            # never backwards: a first contact may have written a later time directly
+            .where(or_(users.c.last_seen_at.is_(None), users.c.last_seen_at < bindparam("seen")))
+            .values(last_seen_at=bindparam("seen")),
+            [{"who": o, "seen": datetime.fromtimestamp(ms / 1000, UTC)}
+             for o, ms in newest.items()],
+        )  # fmt: skip
+    return len(newest)
 
 
 def follow(openid: str) -> User:

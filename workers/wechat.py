@@ -16,6 +16,11 @@ def refresh_profile(openid: str) -> None:
     users.update_profile(openid, wechat_client().user.get(openid))
 
 
+def flush_last_seen() -> int:
+    """Periodic: store the interaction times the webhook queued in Redis."""
+    return users.flush_last_seen()
+
+
 def create_menu() -> dict:
     """Create the official account's menu from bot/menu.json (「自定义菜单创建接口」)."""
     return wechat_client().menu.create(json.loads(MENU_FILE.read_text()))

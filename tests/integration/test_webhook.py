@@ -326,3 +326,17 @@ class TestSafeMode:
         body = f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>".encode()
         url = "/wechat?" + urllib.parse.urlencode(query)
         assert safe_app.test_client().post(url, data=body).status_code == 400
+
+
+def test_interaction_times_are_queued_and_written_by_the_periodic_job(ctx, client):
+    from services.users import flush_last_seen
+
+    say(client, "o-seen", "帮助")  # first contact: created with its time
+    user = db.session.scalar(select(User).where(User.openid == "o-seen"))
+    first = user.last_seen_at
+    assert first is not None
+    say(client, "o-seen", "帮助")  # later messages only queue the time
+    assert flush_last_seen() == 1
+    db.session.expire_all()
+    assert db.session.scalar(select(User.last_seen_at).where(User.openid == "o-seen")) >= first
+    assert flush_last_seen() == 0
