@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wechatpy.exceptions import WeChatClientException
 
@@ -90,10 +89,3 @@ def send_text(dedup_key: str, user: User, text: str, fallback_title: str | None 
             raise
         log.info("%s is outside the 48 h window: sending a template message", user.openid)
         return send_template(f"{dedup_key}:template", user, fallback_title, text)
-
-
-def already_sent(dedup_key: str) -> bool:
-    return (
-        db.session.scalar(select(OutboundMessage.id).where(OutboundMessage.dedup_key == dedup_key))
-        is not None
-    )

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
 
 from models import LedgerAccount, LedgerEntry, LedgerTransaction, db
 from models.errors import InsufficientBalance, LedgerImbalance
@@ -99,10 +98,6 @@ def balances(distributor_id: int) -> dict[str, int]:
     found = dict.fromkeys(DISTRIBUTOR_ACCOUNTS, 0)
     found.update(dict(rows))
     return found
-
-
-def is_duplicate(error: IntegrityError) -> bool:
-    return "unique" in str(error.orig).lower() or "duplicate" in str(error.orig).lower()
 
 
 @dataclass

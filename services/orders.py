@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -466,11 +466,3 @@ def _try(action, order_id: int, *args) -> int:
         return 1
     except InvalidTransition:
         return 0
-
-
-def paid_spend_fen(user_id: int) -> int:
-    return db.session.scalar(
-        select(func.coalesce(func.sum(Payment.amount_fen), 0))
-        .join(Order, Order.id == Payment.order_id)
-        .where(Order.user_id == user_id)
-    )
