@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import g
 
 from bot import messages
-from models import Distributor, User
 from models.errors import DomainError, InsufficientBalance
 from models.money import parse_yuan
 from services import distributors, lookups, users, withdrawals
@@ -17,14 +16,14 @@ from services.rules import active_rule
 SCENE_PREFIX = "d_"
 
 
-def current_user(message) -> User:
+def current_user(message) -> users.Sender:
     """The sender (and, on g, their distributor row), loaded once per message."""
     if getattr(g, "fx_user", None) is None:
         g.fx_user, g.fx_distributor = users.sender(message.source)
     return g.fx_user
 
 
-def _distributor(message) -> Distributor | None:
+def _distributor(message) -> users.SenderDistributor | None:
     current_user(message)
     return g.fx_distributor
 
@@ -118,7 +117,7 @@ def scan(message):
     return messages.scanned(inviter) if inviter else messages.welcome(None)
 
 
-def _bind_from_scene(user: User, scene: str, source: str) -> str | None:
+def _bind_from_scene(user, scene: str, source: str) -> str | None:
     """Bind under the scene's distributor; the inviter's nickname when the user is theirs."""
     if not scene.startswith(SCENE_PREFIX):
         return None

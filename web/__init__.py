@@ -52,7 +52,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return {"connect_args": {"timeout": 10}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+    # Connections are recycled before PostgreSQL or a proxy would drop them, instead of pinging
+    # the server at every checkout (a round trip on every request).
+    return {"pool_pre_ping": False, "pool_recycle": 600, "pool_size": 5, "max_overflow": 10}
 
 
 # Parsed once: flask_babel would otherwise parse the locale name on every request.
