@@ -2,7 +2,7 @@
 
 from models.base import Base, db, utcnow
 from models.catalog import Product
-from models.earnings import Commission, DistributorDay
+from models.earnings import Commission, CommissionMaturity, DistributorDay
 from models.events import DomainEvent, StatusChange
 from models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from models.messaging import OutboundMessage
@@ -13,7 +13,8 @@ from models.system import JobProbe, Merchant
 from models.withdrawals import Withdrawal
 
 __all__ = [
-    "Base", "Binding", "Commission", "CommissionCampaign", "Distributor", "DistributorDay",
+    "Base", "Binding", "Commission", "CommissionCampaign", "CommissionMaturity", "Distributor",
+    "DistributorDay",
     "DomainEvent", "JobProbe", "LedgerAccount", "LedgerEntry", "LedgerTransaction", "Merchant",
     "Order", "OrderLine", "OutboundMessage", "Payment", "Product", "Refund", "RuleSet",
     "StatusChange", "Tier", "User", "Withdrawal", "db", "utcnow",
