@@ -5,17 +5,19 @@ from models.catalog import Product
 from models.earnings import Commission, CommissionMaturity, DistributorDay
 from models.events import DomainEvent, StatusChange
 from models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
+from models.material import PromoImage, PromoMaterial
 from models.messaging import OutboundMessage
 from models.orders import Order, OrderLine, Payment, Refund
 from models.people import Binding, Distributor, Tier, User
+from models.posters import InviteQrCode, Poster, PosterTemplate, ShareEvent
 from models.rules import CommissionCampaign, RuleSet
 from models.system import JobProbe, Merchant
 from models.withdrawals import Withdrawal
 
 __all__ = [
     "Base", "Binding", "Commission", "CommissionCampaign", "CommissionMaturity", "Distributor",
-    "DistributorDay",
-    "DomainEvent", "JobProbe", "LedgerAccount", "LedgerEntry", "LedgerTransaction", "Merchant",
-    "Order", "OrderLine", "OutboundMessage", "Payment", "Product", "Refund", "RuleSet",
+    "DistributorDay", "DomainEvent", "InviteQrCode", "JobProbe", "LedgerAccount", "LedgerEntry",
+    "LedgerTransaction", "Merchant", "Order", "OrderLine", "OutboundMessage", "Payment", "Poster",
+    "PosterTemplate", "Product", "PromoImage", "PromoMaterial", "Refund", "RuleSet", "ShareEvent",
     "StatusChange", "Tier", "User", "Withdrawal", "db", "utcnow",
 ]  # fmt: skip
