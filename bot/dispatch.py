@@ -51,6 +51,13 @@ def build_robot(token: str) -> WeRoBot:
         return handlers.withdraw(message, withdraw_words.match(message.content).group(1) or "")
 
     robot.add_filter(safe(withdraw), [withdraw_words])
+
+    poster_words = re.compile(r"^(?:海报\s*|poster\s+)(.+)$", re.IGNORECASE | re.S)
+
+    def product_poster(message):
+        return handlers.poster(message, poster_words.match(message.content).group(1))
+
+    robot.add_filter(safe(product_poster), [poster_words])
     robot.text(safe(handlers.unknown_text))  # last: any other text gets the short help
     for key, handler in handlers.MENU_KEYS.items():
         robot.key_click(key)(safe(handler))

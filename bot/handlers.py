@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from flask import g
+from werobot.replies import ImageReply
 
 from bot import messages
 from models.errors import DomainError, InsufficientBalance
 from models.money import parse_yuan
-from services import distributors, lookups, users, withdrawals
+from services import distributors, lookups, posters, users, withdrawals
+from services import material as promo
 from services.binding import bind_shopper
 from services.common import merchant
 from services.ledger import balances
@@ -78,14 +80,34 @@ def team(message, distributor):
     return messages.team(lookups.team(distributor.id), active_rule().levels)
 
 
-@distributor_only
-def poster(message, distributor):
-    return messages.coming_soon("poster")
+def poster(message, keyword: str = ""):
+    """`海报` (or `海报 <product keyword>`): the cached image at once, else made by a job."""
+    distributor = _distributor(message)
+    if distributor is None:
+        return messages.not_a_distributor()
+    answer = posters.request_poster(distributor.id, keyword.strip() or None)
+    if answer.kind == "image":
+        return ImageReply(message=message, media_id=answer.media_id)
+    if answer.kind == "inactive":
+        return messages.not_active(answer.status, answer.reason)
+    if answer.kind == "no_product":
+        return messages.poster_no_product(keyword.strip())
+    if answer.kind == "already_making":
+        return messages.poster_already_making()
+    return messages.poster_making()
 
 
-@distributor_only
-def material(message, distributor):
-    return messages.coming_soon("material")
+def material(message):
+    """`素材`: the newest material follows as customer-service messages."""
+    distributor = _distributor(message)
+    if distributor is None:
+        return messages.not_a_distributor()
+    answer = promo.request_material(distributor.id)
+    if answer.kind == "inactive":
+        return messages.not_active(answer.status, answer.reason)
+    if answer.kind == "none":
+        return messages.material_none()
+    return messages.material_sending(answer.images, answer.page_url)
 
 
 def help_(message):

@@ -140,11 +140,6 @@ def team(t, levels: int) -> str:
     return "\n".join(lines)
 
 
-def coming_soon(feature: str) -> str:
-    names = {"poster": _("海报"), "material": _("素材")}
-    return _("%(feature)s功能即将上线，敬请期待。", feature=names.get(feature, feature))
-
-
 def busy() -> str:
     return _("系统繁忙，请稍后再试。")
 
@@ -179,3 +174,54 @@ def notification(kind: str, payload: dict) -> tuple[str, str]:
     if kind == "tier_upgraded":
         return _("等级提升"), _("恭喜升级为 %(tier)s！", tier=payload.get("tier", ""))
     raise KeyError(kind)
+
+
+# -- posters and promo material ----------------------------------------------------------------
+def not_active(status: str, reason: str = "") -> str:
+    """Why a distributor who is not active cannot use posters or material."""
+    if status == "pending":
+        return _("您的分销员申请正在审核中，通过后即可使用海报和素材。")
+    if status == "rejected":
+        if reason:
+            return _("您的分销员申请未通过，原因：%(reason)s。如有疑问请联系商家。", reason=reason)
+        return _("您的分销员申请未通过，如有疑问请联系商家。")
+    if status == "frozen":
+        if reason:
+            return _(
+                "您的分销员资格已被暂停，原因：%(reason)s。如有疑问请联系商家。", reason=reason
+            )
+        return _("您的分销员资格已被暂停，如有疑问请联系商家。")
+    return not_a_distributor()
+
+
+def poster_making() -> str:
+    return _("海报正在生成，几秒后发给您。")
+
+
+def poster_already_making() -> str:
+    return _("海报正在生成中，请稍候。")
+
+
+def poster_no_product(keyword: str) -> str:
+    return _("没有找到与「%(keyword)s」相关的在售商品。发送「海报」可生成邀请海报。",
+             keyword=keyword)  # fmt: skip
+
+
+def poster_invitation(kind: str) -> str:
+    """The line printed on a poster (it never promises a reward for sharing)."""
+    if kind == "product":
+        return _("好物推荐给你")
+    return _("邀请你一起来逛逛")
+
+
+def poster_caption() -> str:
+    return _("长按识别二维码")
+
+
+def material_sending(images: int, page_url: str) -> str:
+    return _("最新素材马上发给您：%(images)s 张图片和一段文案，长按即可转发。全部素材：%(url)s",
+             images=images, url=page_url)  # fmt: skip
+
+
+def material_none() -> str:
+    return _("暂时还没有推广素材，请稍后再来看看。")

@@ -89,3 +89,11 @@ def send_text(dedup_key: str, user: User, text: str, fallback_title: str | None 
             raise
         log.info("%s is outside the 48 h window: sending a template message", user.openid)
         return send_template(f"{dedup_key}:template", user, fallback_title, text)
+
+
+def send_image(dedup_key: str, user: User, media_id: str):
+    """A customer-service image (a poster, a material picture), sent once per `dedup_key`."""
+    message = _claim(dedup_key, user, "custom", {"image": media_id})
+    if message is None:
+        return None
+    return _send(message, lambda: wechat_client().message.send_image(user.openid, media_id))

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import click
 from babel import Locale
 from flask import Flask, g, has_app_context, has_request_context, request
 from flask_babel import Babel
@@ -16,7 +17,7 @@ from flask_wtf import CSRFProtect
 import bot
 from models import db
 from web import cli, health, redis_client
-from web.config import REPO_ROOT, load_config
+from web.config import REPO_ROOT, load_config, poster_font
 
 SUPPORTED_LOCALES = ("zh_CN", "en")
 
@@ -31,6 +32,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
     app.config.update(settings)
+    if click.get_current_context(silent=True) is None:
+        # Serving (gunicorn, tests): posters need their font. CLI commands check where needed
+        # (worker, demo), so `db upgrade` and the like run on a machine without one.
+        app.config["POSTER_FONT_PATH"] = poster_font(settings.get("POSTER_FONT_PATH"))
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(settings))
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

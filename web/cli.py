@@ -10,6 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from web.config import poster_font
 from web.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,9 @@ def worker_command(burst: bool, queues: str | None, name: str | None) -> None:
     unknown = set(chosen) - set(QUEUE_NAMES)
     if unknown:
         raise click.UsageError(f"unknown queue(s): {', '.join(sorted(unknown))}")
-    worker = build_worker(current_app._get_current_object(), queues=chosen, name=name)
+    app = current_app._get_current_object()
+    app.config["POSTER_FONT_PATH"] = poster_font(app.config.get("POSTER_FONT_PATH"))
+    worker = build_worker(app, queues=chosen, name=name)
     worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
 
 
@@ -69,6 +72,7 @@ def demo_command(host: str, port: int, simulator_port: int | None) -> None:
     """Migrate, seed, and run web, worker, cron, Redis and the simulator until Ctrl-C."""
     from web.demo import run_demo
 
+    poster_font(current_app.config.get("POSTER_FONT_PATH"))  # fail before starting anything
     sys.exit(run_demo(current_app._get_current_object(), host, port, simulator_port))
 
 

@@ -37,6 +37,7 @@ ENV_NAMES = (
     "WECHAT_PAY_KEY",
     "WECHAT_MAX_CLOCK_SKEW",
     "WECHAT_TEMPLATE_ID",
+    "POSTER_FONT_PATH",
 )
 
 REQUIRED_IN_PRODUCTION = ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_APPSECRET")
@@ -88,6 +89,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "WECHAT_MAX_CLOCK_SKEW": 300,
         # The template for service notifications (from the account's template library).
         "WECHAT_TEMPLATE_ID": None,
+        # The CJK font posters are drawn with; unset: a system CJK font is discovered.
+        "POSTER_FONT_PATH": None,
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_TRANSLATION_DIRECTORIES": str(REPO_ROOT / "translations"),
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
@@ -120,6 +123,19 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     if not cfg.get("SECRET_KEY"):
         cfg["SECRET_KEY"] = persisted_secret_key(instance)
     return cfg
+
+
+def poster_font(configured: str | None = None) -> str:
+    """The CJK font posters are drawn with, checked for the glyphs posters need; a ConfigError
+    (one line) rather than tofu boxes on every poster. Web and worker call it at start-up."""
+    from workers.fonts import FontMissing, check_cjk_coverage, find_cjk_font
+
+    try:
+        path = find_cjk_font(configured)
+        check_cjk_coverage(path)
+    except FontMissing as e:
+        raise ConfigError(str(e)) from None
+    return path
 
 
 def normalise_database_url(url: str) -> str:

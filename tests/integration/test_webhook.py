@@ -188,9 +188,9 @@ class TestCommands:
         assert "一级 1 人 · 二级 1 人" in text
         assert mid.user.nickname in text and bottom.user.nickname in text
 
-    def test_poster_is_not_ready_yet_and_says_so(self, ctx, client):
+    def test_poster_answers_at_once_while_a_job_makes_it(self, ctx, client):
         [d] = make_chain(1)
-        assert "即将上线" in reply_text(say(client, d.user.openid, "海报"))
+        assert "海报正在生成" in reply_text(say(client, d.user.openid, "海报"))
 
     def test_menu_clicks_are_the_same_as_commands(self, client, earner):
         openid, _ = earner

@@ -1,0 +1,438 @@
+"""Posters: the cache key, the invite QR code, render-once caching, and the request flow.
+
+A poster is keyed by (distributor, product, template version, QR content, avatar version); the
+key's sha256 is unique in `posters`, and rendering happens under a Redis lock on that key, so
+the same key is never rendered twice, even by concurrent workers. The JPEG is kept, so an expired
+media_id (temporary media lasts 3 days) is renewed by uploading it again, not by rendering.
+
+WeChat docs followed: 「生成带参数的二维码」 (temporary QR_STR_SCENE codes, at most 30 days; the
+answer's `url` is the QR content, drawn locally) and 「新增临时素材」 (media_id valid 3 days).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import secrets
+from dataclasses import astuple, dataclass
+from datetime import datetime, timedelta
+
+import requests
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from models import Distributor, InviteQrCode, Poster, PosterTemplate, Product, User, db
+from models.base import begin_write
+from services.common import insert_ignore, now, unit_of_work
+
+log = logging.getLogger(__name__)
+
+SCENE_PREFIX = "d_"
+INVITE_QR_SECONDS = 30 * 86400  # WeChat's maximum for a temporary code
+QR_RENEW_BEFORE = timedelta(days=3)  # a poster drawn now stays scannable for 3 days at least
+MEDIA_LIFETIME = timedelta(days=3)
+MEDIA_RENEW_BEFORE = timedelta(hours=1)
+PENDING_SECONDS = 120  # one poster job per distributor and product at a time
+LOCK_SECONDS = 120
+IMAGE_CACHE_SECONDS = 7 * 86400
+IMAGE_MAX_BYTES = 2 * 1024 * 1024
+MAKE_JOB = "workers.posters.make_poster"
+
+
+# -- pure rules ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PosterKey:
+    """Everything a poster's pixels depend on. Any change renders a new poster."""
+
+    distributor_id: int
+    product_id: int | None
+    template_version: int
+    qr_content: str
+    avatar_version: str
+    product_version: str = ""
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(astuple(self), ensure_ascii=False).encode()).hexdigest()
+
+
+def invite_scene(code: str) -> str:
+    return f"{SCENE_PREFIX}{code}"
+
+
+def product_link(base_url: str, product_id: int, code: str) -> str:
+    """The shop link a product poster's QR code carries (contracts.md: /p/<id>?d=<code>)."""
+    return f"{base_url.rstrip('/')}/p/{product_id}?d={code}"
+
+
+def avatar_version(nickname: str, avatar_url: str | None) -> str:
+    """The version of what the poster shows of the distributor: nickname and avatar."""
+    return hashlib.sha1(f"{nickname}\n{avatar_url or ''}".encode()).hexdigest()[:16]
+
+
+def product_version(product: Product | None) -> str:
+    if product is None:
+        return ""
+    shown = json.dumps([product.title, product.price_fen, product.images], ensure_ascii=False)
+    return hashlib.sha1(shown.encode()).hexdigest()[:16]
+
+
+def media_valid(expires_at: datetime | None, at: datetime) -> bool:
+    """A cached media_id is used only while it has a margin left (renewed a little early)."""
+    return expires_at is not None and at < expires_at - MEDIA_RENEW_BEFORE
+
+
+def qr_needs_renewal(expires_at: datetime | None, at: datetime) -> bool:
+    return expires_at is None or at >= expires_at - QR_RENEW_BEFORE
+
+
+# -- reading the current state (the bot's fast path: reads only) --------------------------------
+@dataclass(frozen=True)
+class Subject:
+    """The distributor (and product) a poster is for, as plain data."""
+
+    distributor_id: int
+    status: str
+    code: str
+    reason: str
+    user_id: int
+    openid: str
+    nickname: str
+    avatar_url: str | None
+    product: Product | None = None
+
+
+def load_subject(distributor_id: int, product_id: int | None = None) -> Subject | None:
+    row = db.session.execute(
+        select(Distributor, User).join(User, User.id == Distributor.user_id)
+        .where(Distributor.id == distributor_id)
+    ).first()  # fmt: skip
+    if row is None:
+        return None
+    d, user = row
+    product = db.session.get(Product, product_id) if product_id is not None else None
+    reason = (d.frozen_reason if d.status == "frozen" else d.reject_reason) or ""
+    return Subject(d.id, d.status, d.code, reason, user.id, user.openid, user.nickname or "",
+                   user.avatar_url, product)  # fmt: skip
+
+
+def find_product(keyword: str) -> Product | None:
+    """The on-sale product whose title contains `keyword` (the oldest first), or by its id."""
+    keyword = keyword.strip()
+    if keyword.isdigit():
+        found = db.session.get(Product, int(keyword))
+        if found is not None and found.on_sale:
+            return found
+    pattern = "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return db.session.scalar(
+        select(Product)
+        .where(Product.on_sale.is_(True), Product.title.ilike(pattern, escape="\\"))
+        .order_by(Product.id)
+        .limit(1)
+    )
+
+
+def template_version() -> int | None:
+    return db.session.scalar(select(func.max(PosterTemplate.version)))
+
+
+def current_key(subject: Subject, version: int, qr_url: str) -> PosterKey:
+    product = subject.product
+    qr = qr_url if product is None else product_link(base_url(), product.id, subject.code)
+    return PosterKey(subject.distributor_id, product.id if product else None, version, qr,
+                     avatar_version(subject.nickname, subject.avatar_url),
+                     product_version(product))  # fmt: skip
+
+
+def base_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"]
+
+
+def cached_media(subject: Subject) -> str | None:
+    """The media_id of this subject's current poster, if it is cached and still valid."""
+    version = template_version()
+    qr_url = ""
+    if subject.product is None:
+        qr = db.session.get(InviteQrCode, subject.distributor_id)
+        if qr is None or qr_needs_renewal(qr.expires_at, now()):
+            return None
+        qr_url = qr.url
+    if version is None:
+        return None
+    key = current_key(subject, version, qr_url)
+    poster = db.session.execute(
+        select(Poster.media_id, Poster.media_expires_at).where(Poster.cache_key == key.digest)
+    ).first()
+    if poster is None or not media_valid(poster.media_expires_at, now()):
+        return None
+    return poster.media_id
+
+
+@dataclass(frozen=True)
+class PosterAnswer:
+    """What the bot says: `image` (media_id), `making`, `already_making`, `no_product` or
+    `inactive` (with the distributor's status and reason)."""
+
+    kind: str
+    media_id: str | None = None
+    status: str = ""
+    reason: str = ""
+
+
+def request_poster(distributor_id: int, keyword: str | None = None) -> PosterAnswer:
+    """`海报` / `海报 <keyword>`: the cached image at once, else a job on the `high` queue."""
+    subject = load_subject(distributor_id)
+    if subject is None or subject.status != "active":
+        status = subject.status if subject else "none"
+        return PosterAnswer("inactive", status=status, reason=subject.reason if subject else "")
+    product = None
+    if keyword:
+        product = find_product(keyword)
+        if product is None:
+            return PosterAnswer("no_product")
+        subject = load_subject(distributor_id, product.id)
+    media_id = cached_media(subject)
+    db.session.rollback()  # end the read transaction before talking to Redis
+    if media_id:
+        return PosterAnswer("image", media_id=media_id)
+    if not enqueue_poster(distributor_id, product.id if product else None, send=True):
+        return PosterAnswer("already_making")
+    return PosterAnswer("making")
+
+
+def _pending_key(distributor_id: int, product_id: int | None) -> str:
+    return f"poster:pending:{distributor_id}:{product_id or 0}"
+
+
+def enqueue_poster(distributor_id: int, product_id: int | None, send: bool) -> bool:
+    """Queue one poster job; False when one for the same poster is already on its way."""
+    from web.redis_client import get_redis
+    from workers.queues import HIGH, PendingJob, get_queue
+
+    nonce = secrets.token_hex(8)
+    if not get_redis().set(_pending_key(distributor_id, product_id), nonce, nx=True,
+                           ex=PENDING_SECONDS):  # fmt: skip
+        return False
+    job_args = (distributor_id, product_id, nonce if send else None)
+    PendingJob(get_queue(HIGH), MAKE_JOB, job_args, {}, {"job_id": f"poster-{nonce}"}).enqueue()
+    return True
+
+
+def clear_pending(distributor_id: int, product_id: int | None) -> None:
+    from web.redis_client import get_redis
+
+    get_redis().delete(_pending_key(distributor_id, product_id))
+
+
+# -- the template -------------------------------------------------------------------------------
+def active_template_row() -> PosterTemplate:
+    """The newest template version; the renderer's default is stored as version 1 when none."""
+    row = db.session.scalar(select(PosterTemplate).order_by(PosterTemplate.version.desc()).limit(1))
+    if row is not None:
+        return row
+    from workers.poster_render import default_template
+
+    # Version 1 exactly, inserted once: concurrent first posters must agree on one template.
+    definition = default_template().to_dict()
+    with unit_of_work():
+        db.session.execute(
+            insert_ignore(PosterTemplate.__table__,
+                          [{"version": 1, "definition": definition, "note": "default",
+                            "created_at": now()}], ["version"])
+        )  # fmt: skip
+    return db.session.scalar(
+        select(PosterTemplate).order_by(PosterTemplate.version.desc()).limit(1)
+    )
+
+
+def publish_template(definition: dict, note: str = "") -> PosterTemplate:
+    """Store a new template version (it becomes the active one). ValueError on bad data."""
+    from workers.poster_render import PosterTemplate as Template
+
+    Template.from_dict(definition)  # refuse bad data before storing it
+    with unit_of_work():
+        version = (db.session.scalar(select(func.max(PosterTemplate.version))) or 0) + 1
+        row = PosterTemplate(version=version, definition=definition, note=note[:200])
+        db.session.add(row)
+        try:
+            db.session.flush()
+        except IntegrityError:  # another publisher took this version a moment ago
+            db.session.rollback()
+            return db.session.scalar(
+                select(PosterTemplate).where(PosterTemplate.version == version)
+            )
+    return row
+
+
+_TEMPLATES: dict[int, object] = {}
+
+
+def render_template_for(row: PosterTemplate):
+    """The renderer's template for a stored version, built once per process (the renderer
+    prepares fonts and static layers per template)."""
+    from workers.poster_render import PosterTemplate as Template
+
+    template = _TEMPLATES.get(row.version)
+    if template is None:
+        template = Template.from_dict({**row.definition, "version": row.version})
+        if len(_TEMPLATES) > 16:
+            _TEMPLATES.clear()
+        _TEMPLATES[row.version] = template
+    return template
+
+
+# -- the invite QR code -------------------------------------------------------------------------
+def invite_qr_url(distributor_id: int, code: str) -> str:
+    """The distributor's live invite QR content, created or renewed (under a lock) as needed."""
+    row = db.session.get(InviteQrCode, distributor_id)
+    if row is not None and not qr_needs_renewal(row.expires_at, now()):
+        return row.url
+    from web.redis_client import get_redis
+
+    with get_redis().lock(f"poster:qr:{distributor_id}", timeout=60, blocking_timeout=60):
+        db.session.rollback()
+        row = db.session.get(InviteQrCode, distributor_id)
+        if row is not None and not qr_needs_renewal(row.expires_at, now()):
+            return row.url
+        return renew_invite_qr(distributor_id, code).url
+
+
+def renew_invite_qr(distributor_id: int, code: str) -> InviteQrCode:
+    """A new temporary QR_STR_SCENE code with scene d_<code>, valid 30 days."""
+    from bot.wechat_client import wechat_client
+
+    scene = invite_scene(code)
+    answer = wechat_client().qrcode.create(
+        {"expire_seconds": INVITE_QR_SECONDS, "action_name": "QR_STR_SCENE",
+         "action_info": {"scene": {"scene_str": scene}}}
+    )  # fmt: skip
+    expires_at = now() + timedelta(seconds=int(answer.get("expire_seconds", INVITE_QR_SECONDS)))
+    with unit_of_work():
+        row = db.session.get(InviteQrCode, distributor_id)
+        if row is None:
+            row = InviteQrCode(distributor_id=distributor_id)
+            db.session.add(row)
+        row.scene, row.ticket, row.url = scene, answer["ticket"], answer["url"]
+        row.expires_at, row.created_at = expires_at, now()
+    log.info("invite QR code for distributor %s renewed until %s", distributor_id, expires_at)
+    return row
+
+
+# -- making a poster (the job's side) -----------------------------------------------------------
+@dataclass(frozen=True)
+class ReadyPoster:
+    id: int
+    media_id: str
+    user_id: int
+
+
+def ensure_poster(distributor_id: int, product_id: int | None) -> ReadyPoster | None:
+    """The poster for the current key, rendered at most once and uploaded while its media_id
+    is missing or expiring. None when the distributor is not active (or the product is gone)."""
+    from web.redis_client import get_redis
+
+    subject = load_subject(distributor_id, product_id)
+    if subject is None or subject.status != "active":
+        return None
+    if product_id is not None and subject.product is None:
+        return None
+    template = active_template_row()
+    qr_url = "" if product_id is not None else invite_qr_url(distributor_id, subject.code)
+    key = current_key(subject, template.version, qr_url)
+    with get_redis().lock(f"poster:render:{key.digest}", timeout=LOCK_SECONDS,
+                          blocking_timeout=LOCK_SECONDS):  # fmt: skip
+        db.session.rollback()  # see what the previous holder committed
+        poster = db.session.scalar(select(Poster).where(Poster.cache_key == key.digest))
+        if poster is None or poster.image is None:
+            image = render(subject, template, key)
+            poster = store_render(key, image)
+        if not media_valid(poster.media_expires_at, now()):
+            poster = store_media(poster.id, upload_image(poster.image, f"poster-{poster.id}.jpg"))
+        return ReadyPoster(poster.id, poster.media_id, subject.user_id)
+
+
+def render(subject: Subject, template: PosterTemplate, key: PosterKey) -> bytes:
+    from bot import messages
+    from workers.poster_render import PosterContent, render_poster
+
+    product = subject.product
+    content = PosterContent(
+        kind="product" if product else "invite",
+        nickname=subject.nickname or messages.a_distributor(),
+        qr_content=key.qr_content,
+        invitation=messages.poster_invitation("product" if product else "invite"),
+        caption=messages.poster_caption(),
+        avatar=fetch_image(subject.avatar_url),
+        product_title=product.title if product else None,
+        price_fen=product.price_fen if product else None,
+        product_image=fetch_image((product.images or [None])[0]) if product else None,
+    )
+    font = current_app.config.get("POSTER_FONT_PATH") or None
+    return render_poster(render_template_for(template), content, font_path=font)
+
+
+def store_render(key: PosterKey, image: bytes) -> Poster:
+    with unit_of_work():
+        poster = db.session.scalar(select(Poster).where(Poster.cache_key == key.digest))
+        if poster is None:
+            poster = Poster(cache_key=key.digest, distributor_id=key.distributor_id,
+                            product_id=key.product_id, template_version=key.template_version,
+                            qr_content=key.qr_content, avatar_version=key.avatar_version,
+                            renders=0)  # fmt: skip
+            db.session.add(poster)
+        poster.image, poster.image_size = image, len(image)
+        poster.renders += 1
+        poster.rendered_at = now()
+        poster.media_id = poster.media_expires_at = None
+    return poster
+
+
+def store_media(poster_id: int, media_id: str) -> Poster:
+    with unit_of_work():
+        poster = db.session.get(Poster, poster_id)
+        poster.media_id, poster.media_expires_at = media_id, now() + MEDIA_LIFETIME
+    return poster
+
+
+def upload_image(data: bytes, filename: str) -> str:
+    """Upload temporary media (image) and return its media_id."""
+    from bot.wechat_client import wechat_client
+
+    answer = wechat_client().media.upload("image", (filename, io.BytesIO(data)))
+    return answer["media_id"]
+
+
+def send_poster(poster: ReadyPoster, nonce: str) -> str:
+    """Send the poster once for this request (a retried job sends nothing twice)."""
+    from bot.outbound import send_image
+
+    begin_write()
+    user = db.session.get(User, poster.user_id)
+    sent = send_image(f"poster:{poster.id}:{nonce}", user, poster.media_id)
+    return "sent" if sent is not None else "already sent"
+
+
+def fetch_image(url: str | None) -> bytes | None:
+    """An avatar or product picture, fetched once and kept in Redis; None when unavailable
+    (the renderer then draws a generated default)."""
+    if not url or not url.startswith(("http://", "https://")):
+        return None
+    from web.redis_client import get_redis
+
+    cache = get_redis()
+    key = "poster:image:" + hashlib.sha1(url.encode()).hexdigest()
+    data = cache.get(key)
+    if data is not None:
+        return data or None
+    try:
+        response = requests.get(url, timeout=5)
+        response.raise_for_status()
+        data = response.content if len(response.content) <= IMAGE_MAX_BYTES else b""
+    except requests.RequestException as e:
+        log.warning("could not fetch %s for a poster: %s", url, e)
+        return None  # not cached: the next poster tries again
+    cache.set(key, data, ex=IMAGE_CACHE_SECONDS)
+    return data or None
