@@ -8,6 +8,8 @@ smallest that fits, error correction M) and a fixed mask: fitting both automatic
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import io
 import json
@@ -142,7 +144,8 @@ class PosterTemplate:
         """The JSON form; `from_dict(t.to_dict()) == t`."""
         background: dict[str, Any] = {}
         if self.background.image is not None:
-            background["image_hex"] = self.background.image.hex() if with_image else "..."
+            image = self.background.image
+            background["image_base64"] = base64.b64encode(image).decode() if with_image else "-"
         if len(self.background.colors) == 1:
             background["color"] = self.background.colors[0]
         else:
@@ -236,7 +239,11 @@ def compose(
     prepared: Prepared, content: PosterContent, product_image: Image.Image | None = None
 ) -> Image.Image:
     """The poster as an RGB image, drawn over the template's prepared static layer."""
-    layout = prepared.template.layouts[content.kind]
+    layout = prepared.template.layouts.get(content.kind)
+    if layout is None:
+        raise ValueError(
+            f"template version {prepared.template.version} has no {content.kind} layout"
+        )
     elements = layout.elements
     image = prepared.base[content.kind].copy()
     draw = ImageDraw.Draw(image)
@@ -602,12 +609,12 @@ def _anchor_x(box: Box, align: str) -> tuple[int, str]:
 # line before, hanging slightly into the margin.
 NO_LINE_START = frozenset("，。、；：？！）》」』】〉〕”’,.;:?!)]}%…·～")
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.'’\-][A-Za-z0-9]+)*| +|.", re.S)
-_WIDTHS: dict[int, dict[str, float]] = {}
+_WIDTHS: dict[tuple[str, int, int], dict[str, float]] = {}
 
 
 def _width(font: ImageFont.FreeTypeFont, text: str) -> float:
     """Text width as the sum of cached character widths (CJK text has no kerning to speak of)."""
-    cache = _WIDTHS.setdefault(id(font), {})
+    cache = _WIDTHS.setdefault((str(font.path), font.size, font.index), {})
     total = 0.0
     for ch in text:
         w = cache.get(ch)
@@ -847,7 +854,7 @@ def _list(v: Any, where: str) -> list:
 
 def _background_from(v: Any, where: str) -> Background:
     r = _Reader(v, where)
-    r.unknown(("color", "gradient", "image_hex", "image_path"))
+    r.unknown(("color", "gradient", "image_base64", "image_path"))
     if "gradient" in r.d:
         gradient = r.get("gradient", _list)
         if len(gradient) < 2:
@@ -856,15 +863,17 @@ def _background_from(v: Any, where: str) -> Background:
     else:
         colors = (r.get("color", _color, "#FFFFFF"),)
     image = None
-    if "image_hex" in r.d:
+    if "image_base64" in r.d:
         try:
-            image = bytes.fromhex(r.get("image_hex", _str))
-        except ValueError as exc:
-            raise ValueError(f"{where}.image_hex: not hexadecimal") from exc
+            image = base64.b64decode(r.get("image_base64", _str), validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"{where}.image_base64: not base64: {exc}") from exc
     elif "image_path" in r.d:
-        path = DEFAULT_TEMPLATE.parent / r.get("image_path", _str)
-        if not path.is_file():
-            raise ValueError(f"{where}.image_path: no such file {path}")
+        # A file name beside the shipped templates, never a path elsewhere on the machine.
+        name = r.get("image_path", _str)
+        path = DEFAULT_TEMPLATE.parent / name
+        if "/" in name or "\\" in name or name.startswith(".") or not path.is_file():
+            raise ValueError(f"{where}.image_path: no file {name!r} in {DEFAULT_TEMPLATE.parent}")
         image = path.read_bytes()
     if image is not None:
         try:
