@@ -30,6 +30,7 @@ ENV_NAMES = (
     "WECHAT_AES_KEY",
     "WECHAT_API_BASE",
     "SIMULATOR_PORT",
+    "SETTLEMENT_WORKERS",
     "WECHAT_PAY_API_BASE",
     "WECHAT_PAY_MCH_ID",
     "WECHAT_PAY_API_KEY",
@@ -91,6 +92,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "WECHAT_TEMPLATE_ID": None,
         # The CJK font posters are drawn with; unset: a system CJK font is discovered.
         "POSTER_FONT_PATH": None,
+        # Settlement batches run on this many PostgreSQL connections at once (SQLite: 1).
+        "SETTLEMENT_WORKERS": 2,
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_TRANSLATION_DIRECTORIES": str(REPO_ROOT / "translations"),
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
@@ -108,6 +111,7 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         )
     cfg["TESTING"] = mode == "test" or bool(cfg.get("TESTING"))
     cfg["WECHAT_MAX_CLOCK_SKEW"] = int(cfg["WECHAT_MAX_CLOCK_SKEW"])
+    cfg["SETTLEMENT_WORKERS"] = _positive_int("SETTLEMENT_WORKERS", cfg["SETTLEMENT_WORKERS"])
     if not cfg.get("WECHAT_TEMPLATE_ID") and mode != "production":
         cfg["WECHAT_TEMPLATE_ID"] = "fenxiao-demo-notice"
 
@@ -136,6 +140,16 @@ def poster_font(configured: str | None = None) -> str:
     except FontMissing as e:
         raise ConfigError(str(e)) from None
     return path
+
+
+def _positive_int(name: str, value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return number
 
 
 def normalise_database_url(url: str) -> str:
