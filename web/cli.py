@@ -19,8 +19,10 @@ log = logging.getLogger(__name__)
 def init_app(app: Flask) -> None:
     from bot.cli import wechat_group
     from web.engine_cli import ENGINE_COMMANDS
+    from web.material_cli import material_group
 
-    commands = (worker_command, cron_command, seed_command, demo_command, wechat_group)
+    commands = (worker_command, cron_command, seed_command, demo_command, wechat_group,
+                material_group)  # fmt: skip
     for command in (*commands, *ENGINE_COMMANDS):
         app.cli.add_command(command)
 
