@@ -229,14 +229,14 @@ def render_preview(
         else None,
         price_fen=3990 if kind == "product" else None,
     )
-    image = compose(prepared, sample, product_image=prepared.sample_product)
+    image = compose(prepared, sample, product_tile=prepared.sample_product)
     out = io.BytesIO()
     image.save(out, "JPEG", **JPEG_OPTIONS)
     return out.getvalue()
 
 
 def compose(
-    prepared: Prepared, content: PosterContent, product_image: Image.Image | None = None
+    prepared: Prepared, content: PosterContent, product_tile: Image.Image | None = None
 ) -> Image.Image:
     """The poster as an RGB image, drawn over the template's prepared static layer."""
     layout = prepared.template.layouts.get(content.kind)
@@ -246,18 +246,16 @@ def compose(
         )
     elements = layout.elements
     image = prepared.base[content.kind].copy()
-    draw = ImageDraw.Draw(image)
     _paste_avatar(image, prepared, content.kind, content.avatar)
-    _draw_line(draw, prepared, elements["nickname"], content.nickname)
-    _draw_line(draw, prepared, elements["invitation"], content.invitation)
-    _draw_line(draw, prepared, elements["caption"], content.caption)
+    _draw_line(image, prepared, elements["nickname"], content.nickname)
+    _draw_line(image, prepared, elements["invitation"], content.invitation)
+    _draw_line(image, prepared, elements["caption"], content.caption)
     _paste_qr(image, elements["qr"], content.qr_content)
     if content.kind == "product":
         box = elements["product_image"].box
-        picture = product_image or _product_picture(prepared, box, content.product_image)
-        image.paste(picture, (box.x, box.y), prepared.product_mask)
-        _draw_title(draw, prepared, elements["title"], content.product_title or "")
-        _draw_price(draw, prepared, elements["price"], content.price_fen or 0)
+        image.paste(product_tile or prepared.product_tile(content.product_image), (box.x, box.y))
+        _draw_title(image, prepared, elements["title"], content.product_title or "")
+        _draw_price(image, prepared, elements["price"], content.price_fen or 0)
     return image
 
 
@@ -277,13 +275,45 @@ class Prepared:
     product_mask: Image.Image | None
     placeholder: Image.Image | None
     sample_product: Image.Image | None
+    tiles: OrderedDict[bytes, Image.Image] = field(default_factory=OrderedDict)
 
     def font(self, size: int, bold: bool) -> ImageFont.FreeTypeFont:
         return fonts.load_font(self.font_path, size, bold)
 
+    def tile(self, picture: Image.Image) -> Image.Image:
+        """The product picture with its rounded corners already laid over the static layer, so
+        that each poster pastes it as a plain rectangle (a masked paste costs 7x more)."""
+        box = self.template.layouts["product"].elements["product_image"].box
+        tile = self.base["product"].crop((box.x, box.y, box.x + box.w, box.y + box.h))
+        tile.paste(picture, (0, 0), self.product_mask)
+        return tile
+
+    def product_tile(self, data: bytes | None) -> Image.Image:
+        """The tile for a product image; the last few are kept, as products repeat across
+        distributors. Unreadable or missing images get the placeholder."""
+        if not data:
+            return self.placeholder  # type: ignore[return-value]
+        key = hashlib.blake2b(data, digest_size=16).digest()
+        with _LOCK:
+            found = self.tiles.get(key)
+            if found is not None:
+                self.tiles.move_to_end(key)
+                return found
+        box = self.template.layouts["product"].elements["product_image"].box
+        picture = _decoded(data, box.w, box.h)
+        if picture is None:
+            return self.placeholder  # type: ignore[return-value]
+        tile = self.tile(picture)
+        with _LOCK:
+            self.tiles[key] = tile
+            while len(self.tiles) > TILES_KEPT:
+                self.tiles.popitem(last=False)
+        return tile
+
 
 _PREPARED: OrderedDict[tuple[str, str], Prepared] = OrderedDict()
 _PREPARED_MAX = 8
+TILES_KEPT = 32  # product tiles per prepared template: 32 x 1.2 MB at most
 _LOCK = threading.Lock()
 
 
@@ -319,8 +349,8 @@ def prepare(template: PosterTemplate, font_path: str) -> Prepared:
         element = template.layouts["product"].elements["product_image"]
         box = element.box
         prepared.product_mask = _rounded_mask(box.w, box.h, element.radius)
-        prepared.placeholder = _placeholder(box, element.background or "#F2F2F2")
-        prepared.sample_product = _sample_product(box)
+        prepared.placeholder = prepared.tile(_placeholder(box, element.background or "#F2F2F2"))
+        prepared.sample_product = prepared.tile(_sample_product(box))
     return prepared
 
 
@@ -361,8 +391,10 @@ def _static_layer(prepared: Prepared, background: Image.Image, layout: Layout) -
                 _rgba(decor.color), (b.x, b.y), _rounded_mask(b.w, b.h, min(b.w, b.h) // 2)
             )
         else:
-            style = Element(b, decor.size, decor.color, decor.bold, decor.align)
-            _draw_line(draw, prepared, style, decor.text)
+            font = prepared.font(decor.size, decor.bold)
+            line = fit_line(_clean(decor.text, prepared), font, b.w)
+            x, anchor = _anchor_x(b, decor.align)
+            draw.text((x, b.y + b.h // 2), line, _rgba(decor.color), font, anchor + "m")
         layer.alpha_composite(overlay)
     elements = layout.elements
     avatar = elements["avatar"]
@@ -455,32 +487,6 @@ def _paste_avatar(image: Image.Image, prepared: Prepared, kind: str, data: bytes
     image.paste(picture, (box.x, box.y), prepared.avatar_masks[kind])
 
 
-def _product_picture(prepared: Prepared, box: Box, data: bytes | None) -> Image.Image:
-    picture = _product_cache_get(data, box) if data else None
-    return picture if picture is not None else prepared.placeholder  # type: ignore[return-value]
-
-
-_PRODUCTS: OrderedDict[tuple[bytes, int, int], Image.Image] = OrderedDict()
-_PRODUCTS_MAX = 32
-
-
-def _product_cache_get(data: bytes, box: Box) -> Image.Image | None:
-    """Product images repeat across distributors: keep the last few decoded and fitted."""
-    key = (hashlib.blake2b(data, digest_size=16).digest(), box.w, box.h)
-    with _LOCK:
-        found = _PRODUCTS.get(key)
-        if found is not None:
-            _PRODUCTS.move_to_end(key)
-            return found
-    picture = _decoded(data, box.w, box.h)
-    if picture is not None:
-        with _LOCK:
-            _PRODUCTS[key] = picture
-            while len(_PRODUCTS) > _PRODUCTS_MAX:
-                _PRODUCTS.popitem(last=False)
-    return picture
-
-
 def _decoded(data: bytes, w: int, h: int) -> Image.Image | None:
     """The image in `data` cover-fitted to w x h, or None (logged) when it cannot be read."""
     try:
@@ -518,13 +524,23 @@ def _paste_qr(image: Image.Image, element: Element, text: str) -> None:
     module = min(box.w, box.h) // (n + 2 * QR_QUIET_MODULES)
     if module < 2:
         raise ValueError(f"QR box {box.w}x{box.h} is too small for {len(text.encode())} bytes")
-    raw = b"".join(bytes(255 if dark else 0 for dark in row) for row in matrix)
-    mask = Image.frombytes("L", (n, n), raw).resize(
-        (n * module, n * module), Image.Resampling.NEAREST
-    )
-    x = box.x + (box.w - n * module) // 2
-    y = box.y + (box.h - n * module) // 2
-    image.paste(_rgba(element.color)[:3], (x, y, x + n * module, y + n * module), mask)
+    side = n * module
+    x, y = box.x + (box.w - side) // 2, box.y + (box.h - side) // 2
+    raw = b"".join(map(bytes, matrix))  # 1 = dark module, 0 = light
+    if element.background:  # a two-colour picture pasted whole: 3x cheaper than a masked fill
+        code = Image.frombytes("P", (n, n), raw)
+        code.putpalette(_rgba(element.background)[:3] + _rgba(element.color)[:3])
+        image.paste(code.resize((side, side), Image.Resampling.NEAREST).convert("RGB"), (x, y))
+    else:  # dark modules straight onto the template's background
+        mask = Image.frombytes("L", (n, n), raw.translate(_DARK_TO_OPAQUE))
+        image.paste(
+            _rgba(element.color)[:3],
+            (x, y, x + side, y + side),
+            mask.resize((side, side), Image.Resampling.NEAREST),
+        )
+
+
+_DARK_TO_OPAQUE = bytes([0, 255]) + bytes(254)
 
 
 def qr_matrix(text: str) -> list[list[bool]]:
@@ -555,44 +571,88 @@ def _font(prepared: Prepared, element: Element) -> ImageFont.FreeTypeFont:
     return prepared.font(element.size, element.bold)
 
 
-def _draw_line(draw: ImageDraw.ImageDraw, prepared: Prepared, element: Element, text: str) -> None:
+def _clean(text: str, prepared: Prepared) -> str:
+    """Only what the font can draw, with runs of whitespace made single spaces."""
+    return " ".join(fonts.drawable(text, prepared.covered).split())
+
+
+def _draw_line(image: Image.Image, prepared: Prepared, element: Element, text: str) -> None:
     """One line of text, vertically centred in its box, cut with an ellipsis when too long."""
     font = _font(prepared, element)
-    box = element.box
-    line = fit_line(" ".join(fonts.drawable(text, prepared.covered).split()), font, box.w)
-    if not line:
-        return
-    x, anchor = _anchor_x(box, element.align)
-    draw.text((x, box.y + box.h // 2), line, _fill(draw, element.color), font, anchor + "m")
+    line = fit_line(_clean(text, prepared), font, element.box.w)
+    _blit_line(image, font, line, element, element.box.y + element.box.h // 2)
 
 
-def _draw_title(draw: ImageDraw.ImageDraw, prepared: Prepared, element: Element, text: str) -> None:
+def _draw_title(image: Image.Image, prepared: Prepared, element: Element, text: str) -> None:
+    """The title wrapped to its lines, each centred in an equal share of the box's height."""
     font = _font(prepared, element)
     box = element.box
-    lines = wrap(
-        " ".join(fonts.drawable(text, prepared.covered).split()), font, box.w, element.max_lines
-    )
-    step = box.h // max(1, element.max_lines)
-    x, anchor = _anchor_x(box, element.align)
-    for i, line in enumerate(lines):
-        draw.text(
-            (x, box.y + step * i + step // 2), line, _fill(draw, element.color), font, anchor + "m"
-        )
+    step = box.h // element.max_lines
+    for i, line in enumerate(wrap(_clean(text, prepared), font, box.w, element.max_lines)):
+        _blit_line(image, font, line, element, box.y + step * i + step // 2)
 
 
-def _draw_price(draw: ImageDraw.ImageDraw, prepared: Prepared, element: Element, fen: int) -> None:
+def _blit_line(
+    image: Image.Image, font: ImageFont.FreeTypeFont, line: str, element: Element, middle: int
+) -> None:
+    """Draw `line` aligned in the element's box, its vertical middle (as Pillow's "m" anchor
+    defines it: halfway between ascender and descender) at `middle`."""
+    box, width = element.box, _width(font, line)
+    x = {"left": box.x, "center": box.x + (box.w - width) / 2, "right": box.x + box.w - width}
+    ascent, descent = font.getmetrics()
+    _blit(image, font, line, x[element.align], middle + (ascent - descent) // 2, element.color)
+
+
+def _draw_price(image: Image.Image, prepared: Prepared, element: Element, fen: int) -> None:
     """¥ at 60 % of the size, then the amount, sharing one baseline."""
     big = _font(prepared, element)
     small = prepared.font(max(8, element.size * 6 // 10), element.bold)
-    box, color = element.box, _fill(draw, element.color)
-    amount = format_price(fen)
-    width = small.getlength("¥ ") + big.getlength(amount)
-    x, _ = _anchor_x(box, element.align)
-    x -= {"left": 0, "center": width / 2, "right": width}[element.align]
+    box, amount = element.box, format_price(fen)
+    sign = _width(small, "¥ ")
+    width = sign + _width(big, amount)
+    x = box.x + {"left": 0, "center": (box.w - width) / 2, "right": box.w - width}[element.align]
     ascent, descent = big.getmetrics()
     baseline = box.y + (box.h + ascent - descent) // 2
-    draw.text((x, baseline), "¥", color, small, "ls")
-    draw.text((x + small.getlength("¥ "), baseline), amount, color, big, "ls")
+    _blit(image, small, "¥", x, baseline, element.color)
+    _blit(image, big, amount, x + sign, baseline, element.color)
+
+
+_GLYPHS: dict[tuple[str, int, int], dict[str, tuple[Image.Image | None, int, int]]] = {}
+GLYPHS_KEPT = 4000  # per font and size; a glyph mask is about 1 KB
+
+
+def _blit(
+    image: Image.Image, font: ImageFont.FreeTypeFont, text: str, x: float, baseline: int, color: str
+) -> None:
+    """Draw `text` glyph by glyph from a cache of rasterized glyphs, the pen starting at
+    (x, baseline). FreeType rasterizes every glyph on every call of ImageDraw.text; the same
+    few thousand characters recur on every poster, so each is rasterized once per font."""
+    fill = _rgba(color)[:3]
+    glyphs = _GLYPHS.setdefault(_font_key(font), {})
+    for ch in text:
+        glyph = glyphs.get(ch)
+        if glyph is None:
+            if len(glyphs) >= GLYPHS_KEPT:
+                glyphs.clear()
+            glyph = glyphs[ch] = _rasterize(font, ch)
+        mask, dx, dy = glyph
+        if mask is not None:
+            image.paste(fill, (round(x) + dx, baseline + dy), mask)
+        x += _width(font, ch)
+
+
+def _rasterize(font: ImageFont.FreeTypeFont, ch: str) -> tuple[Image.Image | None, int, int]:
+    """The glyph's coverage mask and its offset from the pen on the baseline."""
+    x0, y0, x1, y1 = font.getbbox(ch, anchor="ls")
+    if x1 <= x0 or y1 <= y0:
+        return None, 0, 0  # a space
+    mask = Image.new("L", (x1 - x0, y1 - y0), 0)
+    ImageDraw.Draw(mask).text((-x0, -y0), ch, 255, font, "ls")
+    return mask, x0, y0
+
+
+def _font_key(font: ImageFont.FreeTypeFont) -> tuple[str, int, int]:
+    return str(font.path), int(font.size), font.index
 
 
 def _anchor_x(box: Box, align: str) -> tuple[int, str]:
@@ -614,7 +674,7 @@ _WIDTHS: dict[tuple[str, int, int], dict[str, float]] = {}
 
 def _width(font: ImageFont.FreeTypeFont, text: str) -> float:
     """Text width as the sum of cached character widths (CJK text has no kerning to speak of)."""
-    cache = _WIDTHS.setdefault((str(font.path), font.size, font.index), {})
+    cache = _WIDTHS.setdefault(_font_key(font), {})
     total = 0.0
     for ch in text:
         w = cache.get(ch)
@@ -902,11 +962,6 @@ def _parse_template(d: Any) -> PosterTemplate:
         background=r.get("background", _background_from, Background()),
         layouts={k: _layout(layouts.d[k], f"template.layouts.{k}", k) for k in layouts.d},
     )
-
-
-def _fill(draw: ImageDraw.ImageDraw, color: str) -> tuple[int, ...]:
-    """The colour as the drawing's mode wants it: with alpha on RGBA layers, without on RGB."""
-    return _rgba(color)[: len(draw.mode)]
 
 
 def _rgba(color: str) -> tuple[int, int, int, int]:

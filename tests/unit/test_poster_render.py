@@ -341,3 +341,34 @@ def test_a_template_that_is_not_an_object_is_refused():
 
 def test_decorations_may_bleed_off_the_canvas_but_elements_may_not():
     assert PosterTemplate.from_dict(broken("layouts.product.decor.0.box", [-50, -50, 900, 90]))
+
+
+def ink(poster: bytes, box) -> int:
+    """How many pixels in the box are clearly darker than the white card."""
+    image = Image.open(io.BytesIO(poster)).convert("L")
+    region = image.crop((box.x, box.y, box.x + box.w, box.y + box.h))
+    return sum(region.histogram()[:128])
+
+
+def test_chinese_nicknames_are_drawn_and_emoji_are_dropped_not_boxed(template, font_path):
+    box = template.layouts["invite"].elements["nickname"].box
+    assert ink(render_poster(template, invite(nickname="张小凡"), font_path), box) > 200
+    assert ink(render_poster(template, invite(nickname="🎉😀🍎"), font_path), box) == 0
+
+
+def test_cached_glyphs_draw_what_pillow_draws(font_path):
+    font = load_font(font_path, 34)
+    text = "冰糖心苹果 Apple 5G，¥39.90…"
+    by_pillow = Image.new("L", (700, 60), 0)
+    ImageDraw.Draw(by_pillow).text((10, 45), text, 255, font, "ls")
+    by_cache = Image.new("RGB", (700, 60), (0, 0, 0))
+    pr._blit(by_cache, font, text, 10, 45, "#FFFFFF")
+    a, b = by_pillow.tobytes(), by_cache.convert("L").tobytes()
+    assert sum(abs(x - y) for x, y in zip(a, b, strict=True)) / sum(a) < 0.05
+
+
+def test_a_qr_without_a_panel_is_drawn_straight_onto_the_card(font_path):
+    d = default_template().to_dict()
+    del d["layouts"]["invite"]["elements"]["qr"]["background"]
+    bare = PosterTemplate.from_dict(d)
+    assert decoded(render_poster(bare, invite(), font_path)) == [INVITE_URL]
