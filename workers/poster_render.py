@@ -33,26 +33,17 @@ log = logging.getLogger(__name__)
 WIDTH, HEIGHT = 750, 1334
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "assets/poster_templates/default.json"
 KINDS = ("invite", "product")
-TEXT_ELEMENTS = ("nickname", "invitation", "caption", "title", "price")
-REQUIRED = {
-    "invite": ("avatar", "nickname", "invitation", "qr", "caption"),
-    "product": (
-        "avatar",
-        "nickname",
-        "invitation",
-        "qr",
-        "caption",
-        "product_image",
-        "title",
-        "price",
-    ),
-}
+_EVERY_POSTER = ("avatar", "nickname", "invitation", "qr", "caption")
+REQUIRED = {"invite": _EVERY_POSTER, "product": (*_EVERY_POSTER, "product_image", "title", "price")}
 ALIGNS = ("left", "center", "right")
 SHAPES = ("rect", "circle", "text")
 JPEG_OPTIONS = {"quality": 85, "optimize": False, "subsampling": 2}  # 2 = 4:2:0
 QR_MASK = 0  # any fixed mask scans; choosing the "best" one costs 8 trial encodings
 QR_QUIET_MODULES = 2  # the white QR panel around it adds to the quiet zone
 ELLIPSIS = "…"
+MAX_SOURCE_PIXELS = 25_000_000  # a larger avatar or product image is refused, not decoded
+PREVIEW_LINK = "https://example.com/p/1?d=PREVIEW1"
+PREVIEW_TITLE = "示例商品：新疆阿克苏冰糖心苹果 5 斤装，当季现摘，脆甜多汁"
 _HEX = re.compile(r"^#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})$")
 
 
@@ -219,16 +210,8 @@ def render_preview(
 ) -> bytes:
     """The template filled with sample content, for the merchant's preview."""
     prepared = _prepared(template, font_path or fonts.find_cjk_font())
-    sample = PosterContent(
-        kind=kind,
-        nickname="示例分销员",
-        qr_content="https://example.com/p/1?d=PREVIEW1",
-        invitation="邀请你一起来逛逛",
-        product_title="示例商品：新疆阿克苏冰糖心苹果 5 斤装，当季现摘，脆甜多汁"
-        if kind == "product"
-        else None,
-        price_fen=3990 if kind == "product" else None,
-    )
+    product = {"product_title": PREVIEW_TITLE, "price_fen": 3990} if kind == "product" else {}
+    sample = PosterContent(kind, "示例分销员", PREVIEW_LINK, "邀请你一起来逛逛", **product)
     image = compose(prepared, sample, product_tile=prepared.sample_product)
     out = io.BytesIO()
     image.save(out, "JPEG", **JPEG_OPTIONS)
@@ -312,8 +295,8 @@ class Prepared:
 
 
 _PREPARED: OrderedDict[tuple[str, str], Prepared] = OrderedDict()
-_PREPARED_MAX = 8
-TILES_KEPT = 32  # product tiles per prepared template: 32 x 1.2 MB at most
+_PREPARED_MAX = 4  # template versions in use at once; each holds two 3 MB layers
+TILES_KEPT = 16  # product tiles per prepared template, 1.2 MB each in the default layout
 _LOCK = threading.Lock()
 
 
@@ -382,14 +365,9 @@ def _static_layer(prepared: Prepared, background: Image.Image, layout: Layout) -
         overlay = Image.new("RGBA", layer.size, (0, 0, 0, 0))
         draw = ImageDraw.Draw(overlay)
         b = decor.box
-        if decor.shape == "rect":
-            draw.rounded_rectangle(
-                (b.x, b.y, b.x + b.w - 1, b.y + b.h - 1), decor.radius, _rgba(decor.color)
-            )
-        elif decor.shape == "circle":
-            overlay.paste(
-                _rgba(decor.color), (b.x, b.y), _rounded_mask(b.w, b.h, min(b.w, b.h) // 2)
-            )
+        if decor.shape in ("rect", "circle"):
+            radius = decor.radius if decor.shape == "rect" else min(b.w, b.h) // 2
+            overlay.paste(_rgba(decor.color), (b.x, b.y), _rounded_mask(b.w, b.h, radius))
         else:
             font = prepared.font(decor.size, decor.bold)
             line = fit_line(_clean(decor.text, prepared), font, b.w)
@@ -499,6 +477,8 @@ def _decoded(data: bytes, w: int, h: int) -> Image.Image | None:
 def _open(data: bytes, size: tuple[int, int]) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.draft("RGB", size)  # JPEG: decode at a reduced scale when the target is small
+    if image.width * image.height > MAX_SOURCE_PIXELS:
+        raise ValueError(f"image of {image.width}x{image.height} is too large to decode")
     if image.mode in ("RGBA", "LA", "P"):
         image = image.convert("RGBA")
         flat = Image.new("RGB", image.size, (255, 255, 255))

@@ -157,6 +157,15 @@ def test_the_avatar_is_a_circle_over_its_ring(template, font_path):
     assert not (corner[0] > 180 and corner[1] < 60)
 
 
+def test_a_huge_image_is_refused_before_decoding_and_the_default_drawn(template, font_path):
+    huge = io.BytesIO()
+    Image.new("1", (6000, 5000), 1).save(huge, "PNG")  # 30 Mpx in a few KB
+    poster = render_poster(template, invite(avatar=huge.getvalue()), font_path)
+    box = template.layouts["invite"].elements["avatar"].box
+    centre = Image.open(io.BytesIO(poster)).getpixel((box.x + box.w // 2, box.y + box.h // 2))
+    assert centre != (255, 255, 255) and decoded(poster) == [INVITE_URL]
+
+
 def test_the_default_avatar_is_drawn_when_there_is_none(template, font_path):
     poster = Image.open(io.BytesIO(render_poster(template, invite(avatar=None), font_path)))
     box = template.layouts["invite"].elements["avatar"].box
