@@ -556,6 +556,12 @@ def add_orders(
             FROM seed_c ORDER BY id
             """
         )
+        conn.execute(
+            """
+            INSERT INTO commission_maturities (commission_id, beneficiary_id, matures_at)
+            SELECT id, beneficiary, matures_at FROM seed_c ORDER BY matures_at
+            """
+        )
         log(f"orders: orders, lines, commissions {time.perf_counter() - t0:.1f}s")
         conn.execute(
             """

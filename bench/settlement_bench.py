@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--naive-rows", type=int, default=2_000)
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="connections at once (default: the app's, 2)"
+    )
     args = parser.parse_args(argv)
     commissions = 50_000 if args.quick else args.commissions
     distributors = args.distributors or max(10_000, min(commissions, 200_000))
@@ -79,12 +82,13 @@ def run(env, sample_count: int, main_count: int, cutoff, args) -> bool:
         db.session.remove()
 
         t0 = time.perf_counter()
-        settled = settle_matured(batch_size=batch)
+        workers = args.workers or env.app.config["SETTLEMENT_WORKERS"]
+        settled = settle_matured(batch_size=batch, workers=workers)
         set_s = time.perf_counter() - t0
         db.session.remove()
 
         t0 = time.perf_counter()
-        again = settle_matured(batch_size=batch)
+        again = settle_matured(batch_size=batch, workers=workers)
         idle_s = time.perf_counter() - t0
         db.session.remove()
 
@@ -93,8 +97,8 @@ def run(env, sample_count: int, main_count: int, cutoff, args) -> bool:
     ratio = set_rate / naive_rate
     print(f"naive ORM per-row loop          {naive:>9,} rows   {naive_s:7.2f} s "
           f"{naive_rate:>9,.0f} rows/s   (baseline)")  # fmt: skip
-    print(f"settle_matured (batch {batch:>6,}) {settled:>9,} lines  {set_s:7.2f} s "
-          f"{set_rate:>9,.0f} lines/s")  # fmt: skip
+    print(f"settle_matured (batch {batch:>6,}, {workers} connections) {settled:>9,} lines  "
+          f"{set_s:7.2f} s {set_rate:>9,.0f} lines/s")  # fmt: skip
     print(f"ratio set-based/naive           {ratio:9.1f}x")
 
     with env.app.app_context():

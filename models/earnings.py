@@ -13,7 +13,6 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,14 +29,10 @@ class Commission(StatusMixin, Base):
         CheckConstraint("level BETWEEN 1 AND 3", name="level"),
         CheckConstraint("amount_fen > 0", name="amount"),
         CheckConstraint("reversed_fen BETWEEN 0 AND amount_fen", name="reversed"),
-        # Settlement scans only what is still pending, oldest maturity first.
-        Index(
-            "ix_commissions_due",
-            "matures_at",
-            "id",
-            postgresql_where=text("status = 'pending'"),
-            sqlite_where=text("status = 'pending'"),
-        ),
+        # No index may cover status, settled_at or settlement_txn_id (not even in a partial
+        # index's WHERE): settlement then rewrites each row as a HOT update, in place on its page
+        # (fillfactor leaves the room, see migration 0005), without touching any index. What is
+        # due is found through commission_maturities instead.
         Index("ix_commissions_beneficiary_created", "beneficiary_id", "created_at"),
     )
     TRANSITIONS = COMMISSION
@@ -67,6 +62,21 @@ class Commission(StatusMixin, Base):
     @property
     def outstanding_fen(self) -> int:
         return self.amount_fen - self.reversed_fen
+
+
+class CommissionMaturity(Base):
+    """The settlement queue: a row per pending commission of a completed order, from completion
+    until settlement claims it. Settlement deletes its rows as it settles them (a delete touches
+    no index), and a commission reversed meanwhile simply has its row dropped then too."""
+
+    __tablename__ = "commission_maturities"
+    __table_args__ = (Index("ix_commission_maturities_due", "matures_at"),)
+
+    commission_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("commissions.id"), primary_key=True, autoincrement=False
+    )
+    beneficiary_id: Mapped[int] = mapped_column(Integer)
+    matures_at: Mapped[datetime] = mapped_column(TZDateTime)
 
 
 class DistributorDay(Base):

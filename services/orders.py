@@ -9,12 +9,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from models import (
     Commission,
+    CommissionMaturity,
     Distributor,
     DistributorDay,
     Order,
@@ -295,9 +296,22 @@ def complete_order(order_id: int, at: datetime | None = None) -> Order:
                 .values(matures_at=at + timedelta(days=rule_version(version).freeze_days)),
                 execution_options={"synchronize_session": False},
             )  # fmt: skip
+        _queue_for_settlement(order.id)
         _count_completed_sales(order, order.goods_fen - order.discount_fen - order.refunded_fen)
         _approve_by_spend(order.user_id)
     return order
+
+
+def _queue_for_settlement(order_id: int) -> None:
+    """Put the order's pending commissions on the settlement queue, due at their maturity."""
+    pending = select(Commission.id, Commission.beneficiary_id, Commission.matures_at).where(
+        Commission.order_id == order_id, Commission.status == "pending"
+    )
+    db.session.execute(
+        insert(CommissionMaturity).from_select(
+            ["commission_id", "beneficiary_id", "matures_at"], pending
+        )
+    )
 
 
 def _count_completed_sales(order: Order, fen: int) -> None:

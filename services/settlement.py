@@ -1,11 +1,14 @@
 """Settlement: matured pending commissions become available, in set-based batches.
 
-Each batch is one database transaction of a few statements whatever its size: flip the batch's
-rows that are still pending to available with one UPDATE ... RETURNING (skipping rows another
-run has locked, on PostgreSQL, so concurrent runs split the work), and post one balanced ledger
-transaction for the batch: a pending debit and an available credit per beneficiary, summed over
-their commissions in the batch (each commission points at that transaction through
-`settlement_txn_id`). Entries, balances and events are written with one statement each. A run
+What is due is read from the settlement queue (commission_maturities, filled when an order
+completes), ordered by beneficiary and cut into batches at beneficiary boundaries. Each batch is
+one database transaction of a few statements whatever its size: one statement claims the batch's
+queue rows (skipping rows another run holds, on PostgreSQL), deletes them, flips the commissions
+still pending to available and sums them per beneficiary; then one balanced ledger transaction
+is posted for the batch: a pending debit and an available credit per beneficiary (each
+commission points at it through `settlement_txn_id`), with cached balances and events, one
+statement each. No index covers the columns settlement writes, so each commission is rewritten
+in place on its page (a HOT update), and batches run on several connections at once. A run
 killed mid-batch rolls back that batch; re-running finishes the work without repeating any of it.
 """
 
@@ -14,11 +17,23 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 
-from sqlalchemy import bindparam, insert, select, text, update
+from flask import current_app
+from sqlalchemy import bindparam, delete, insert, select, text, update
 
-from models import Commission, DomainEvent, LedgerAccount, LedgerEntry, LedgerTransaction, db
+from models import (
+    Commission,
+    CommissionMaturity,
+    DomainEvent,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    db,
+)
 from models.base import TZDateTime, begin_write
 from models.events import COMMISSION_SETTLED
 from services.common import is_postgres, now
@@ -33,47 +48,106 @@ before_commit_hook: Callable[[int], None] | None = None
 
 
 def settle_matured(
-    at: datetime | None = None, batch_size: int = DEFAULT_BATCH, max_batches: int | None = None
+    at: datetime | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    max_batches: int | None = None,
+    workers: int | None = None,
 ) -> int:
     """Settle every commission matured by `at`; returns how many were settled.
 
-    The due commissions are read once, ordered by beneficiary, and settled in batches of that
-    order: a beneficiary's commissions then share a batch, so a batch posts one pair of entries
-    per beneficiary instead of per commission. Another run going at the same time skips the rows
-    this one has locked (and the other way round), so two runs split the work.
+    The due commissions are read once, ordered by beneficiary, and cut into batches at
+    beneficiary boundaries: a beneficiary's commissions then share a batch, so a batch posts one
+    pair of entries per beneficiary instead of per commission. On PostgreSQL the batches run on
+    `workers` connections at once (SETTLEMENT_WORKERS, default 2): their beneficiaries are
+    disjoint, so they never wait for each other, and each database core takes a share. Another
+    run going at the same time skips the rows this one has claimed (and the other way round).
     """
     at = at or now()
+    workers = 1 if not is_postgres() else (workers or _configured_workers())
     settled = batches = 0
     while True:
-        due = _due_ids(at)
+        due = _due(at)
         if not due:
             return settled
-        settled_this_pass = 0
-        for start in range(0, len(due), batch_size):
-            if max_batches is not None and batches >= max_batches:
-                return settled
-            count = settle_batch(at, due[start : start + batch_size])
-            batches += 1
-            settled += count
-            settled_this_pass += count
-        if settled_this_pass == 0:
-            return settled  # what is left is locked by another run, which will settle it
+        plan = plan_batches(due, batch_size)
+        if max_batches is not None:
+            plan = plan[: max_batches - batches]
+        if not plan:
+            return settled
+        count = _run_batches(at, plan, workers)
+        batches += len(plan)
+        settled += count
+        if count == 0:
+            return settled  # what is left is claimed by another run, which will settle it
 
 
-def _due_ids(at: datetime) -> list[int]:
-    ids = list(
-        db.session.scalars(
-            select(Commission.id)
-            .where(Commission.status == "pending", Commission.matures_at <= at)
-            .order_by(Commission.beneficiary_id, Commission.id)
+def plan_batches(due: list[tuple[int, int]], batch_size: int) -> list[list[int]]:
+    """Cut (beneficiary, commission id) pairs, ordered by beneficiary, into batches of at most
+    `batch_size` ids. A beneficiary whose commissions fit in one batch is never split across two;
+    one with more than a batch spans several anyway, so it fills the batches it starts and ends."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for _beneficiary, pairs in groupby(due, key=itemgetter(0)):
+        group = [commission_id for _b, commission_id in pairs]
+        if len(current) + len(group) <= batch_size:
+            current.extend(group)
+            continue
+        if len(group) <= batch_size:
+            batches.append(current)
+            current = group
+            continue
+        room = batch_size - len(current)
+        current.extend(group[:room])
+        batches.append(current)
+        rest = group[room:]
+        full = max(len(rest) - 1, 0) // batch_size * batch_size  # keep the tail open
+        batches.extend(rest[k : k + batch_size] for k in range(0, full, batch_size))
+        current = rest[full:]
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _configured_workers() -> int:
+    return current_app.config.get("SETTLEMENT_WORKERS", 2)
+
+
+def _run_batches(at: datetime, plan: list[list[int]], workers: int) -> int:
+    if workers <= 1 or len(plan) < 2:
+        return sum(settle_batch(at, ids) for ids in plan)
+    app = current_app._get_current_object()
+    db.session.remove()  # the threads use sessions of their own; hold no connection meanwhile
+
+    def run(share: list[list[int]]) -> int:
+        with app.app_context():
+            try:
+                return sum(settle_batch(at, ids) for ids in share)
+            finally:
+                db.session.remove()
+
+    shares = [plan[k::workers] for k in range(min(workers, len(plan)))]
+    with ThreadPoolExecutor(max_workers=len(shares), thread_name_prefix="settle") as pool:
+        return sum(pool.map(run, shares))
+
+
+def _due(at: datetime) -> list[tuple[int, int]]:
+    due = [
+        (beneficiary_id, commission_id)
+        for beneficiary_id, commission_id in db.session.execute(
+            select(CommissionMaturity.beneficiary_id, CommissionMaturity.commission_id)
+            .where(CommissionMaturity.matures_at <= at)
+            .order_by(CommissionMaturity.beneficiary_id, CommissionMaturity.commission_id)
         )
-    )
+    ]
     db.session.rollback()  # a read: hold no snapshot or lock while the batches run
-    return ids
+    return due
 
 
 def settle_batch(at: datetime, ids: list[int]) -> int:
-    """Settle those of `ids` still pending and not locked by another run, in one transaction."""
+    """Settle those of `ids` still queued, due and not claimed by another run, in one
+    transaction; their queue rows go too, including those of commissions reversed meanwhile."""
     session = db.session
     begin_write(session)
     try:
@@ -82,34 +156,98 @@ def settle_batch(at: datetime, ids: list[int]) -> int:
             .values(kind="settlement", reference=f"settlement:{uuid.uuid4().hex}", created_at=at)
             .returning(LedgerTransaction.id)
         ).scalar_one()
-        settled = session.execute(
-            text(
-                "UPDATE commissions SET status = 'available', settled_at = :at, "
-                f"settlement_txn_id = :txn WHERE {_claimable(ids)} "
-                "RETURNING beneficiary_id, amount_fen - reversed_fen"
-            ).bindparams(bindparam("at", type_=TZDateTime())),
-            {"txn": txn_id, "at": at, "ids": ids},
-        ).all()
-        if not settled:
+        claim = _claim_postgres if is_postgres() else _claim_portable
+        totals = claim(txn_id, at, ids)
+        if not totals:
             session.rollback()
+            _drop_stale(at, ids)
             return 0
-        totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-        for beneficiary_id, outstanding in settled:
-            totals[beneficiary_id][0] += outstanding
-            totals[beneficiary_id][1] += 1
         _post_batch(txn_id, totals, at)
         schedule_publish()
         enqueue_after_commit(TIER_JOB, sorted(totals))
+        settled = sum(count for _fen, count in totals.values())
         if before_commit_hook:
-            before_commit_hook(len(settled))
+            before_commit_hook(settled)
         session.commit()
-        return len(settled)
+        return settled
     except BaseException:
         session.rollback()
         raise
 
 
-def _post_batch(txn_id: int, totals: dict[int, list[int]], at: datetime) -> None:
+# One statement: claim the batch's queue rows (skipping rows another run holds), delete them,
+# flip the still-pending commissions to available in place (a HOT update: no index covers the
+# columns it writes), and sum what was settled per beneficiary, all on the server.
+_PG_SETTLE = text(
+    "WITH claimed AS ("
+    " DELETE FROM commission_maturities WHERE ctid = ANY(ARRAY("
+    "  SELECT ctid FROM commission_maturities"
+    "  WHERE commission_id = ANY(CAST(:ids AS bigint[])) AND matures_at <= :at"
+    "  FOR UPDATE SKIP LOCKED))"
+    " RETURNING commission_id), "
+    "settled AS ("
+    " UPDATE commissions SET status = 'available', settled_at = :at, settlement_txn_id = :txn"
+    " FROM claimed WHERE commissions.id = claimed.commission_id"
+    " AND commissions.status = 'pending'"
+    " RETURNING commissions.beneficiary_id AS beneficiary,"
+    " commissions.amount_fen - commissions.reversed_fen AS fen) "
+    "SELECT beneficiary, SUM(fen), COUNT(*) FROM settled GROUP BY beneficiary"
+).bindparams(bindparam("at", type_=TZDateTime()))
+
+
+def _claim_postgres(txn_id: int, at: datetime, ids: list[int]) -> dict[int, tuple[int, int]]:
+    rows = db.session.execute(_PG_SETTLE, {"txn": txn_id, "at": at, "ids": ids})
+    return {beneficiary: (int(fen), count) for beneficiary, fen, count in rows}
+
+
+def _claim_portable(txn_id: int, at: datetime, ids: list[int]) -> dict[int, tuple[int, int]]:
+    """SQLite: one writer at a time (begin_write), so nothing to skip; two statements."""
+    queue = CommissionMaturity.__table__
+    claimed = list(
+        db.session.scalars(
+            delete(queue)
+            .where(queue.c.commission_id.in_(_literal(ids)), queue.c.matures_at <= at)
+            .returning(queue.c.commission_id)
+        )
+    )
+    if not claimed:
+        return {}
+    table = Commission.__table__
+    settled = db.session.execute(
+        update(table)
+        .where(table.c.id.in_(_literal(claimed)), table.c.status == "pending")
+        .values(status="available", settled_at=at, settlement_txn_id=txn_id)
+        .returning(table.c.beneficiary_id, table.c.amount_fen - table.c.reversed_fen)
+    )
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for beneficiary_id, outstanding in settled:
+        totals[beneficiary_id][0] += outstanding
+        totals[beneficiary_id][1] += 1
+    return {beneficiary: (fen, count) for beneficiary, (fen, count) in totals.items()}
+
+
+def _literal(ids: list[int]):
+    """The ids inlined into the SQL: a batch can hold more ids than SQLite takes parameters."""
+    return bindparam(
+        "ids", [int(i) for i in ids], expanding=True, literal_execute=True, unique=True
+    )
+
+
+def _drop_stale(at: datetime, ids: list[int]) -> None:
+    """Queue rows of due commissions that are no longer pending (reversed before they matured)
+    settle nothing; drop them, so later runs don't read them again."""
+    queue = CommissionMaturity.__table__
+    begin_write(db.session)
+    no_longer_pending = select(Commission.id).where(
+        Commission.id.in_(_literal(ids)), Commission.status != "pending"
+    )
+    db.session.execute(
+        delete(queue).where(queue.c.commission_id.in_(no_longer_pending), queue.c.matures_at <= at)
+    )
+    db.session.commit()
+
+
+def _post_batch(txn_id: int, totals: dict[int, tuple[int, int]], at: datetime) -> None:
     """One balanced transaction: each beneficiary's pending -> available, cached balances and
     one commission_settled event per beneficiary, each written by one statement."""
     accounts = _lock_accounts(list(totals))
@@ -174,20 +312,6 @@ def _write_batch_portable(txn_id, account_ids, amounts, events, at) -> None:
           "payload": {"amount_fen": fen, "count": count}, "created_at": at}
          for d, fen, count in events],
     )  # fmt: skip
-
-
-def _claimable(ids: list[int]) -> str:
-    """The rows of `ids` still pending and due; on PostgreSQL, skipping any another run holds."""
-    if is_postgres():
-        return (
-            "id IN (SELECT id FROM commissions WHERE id = ANY(CAST(:ids AS bigint[])) "
-            "AND status = 'pending' AND matures_at <= :at FOR UPDATE SKIP LOCKED)"
-        )
-    return (
-        "status = 'pending' AND matures_at <= :at AND id IN ("
-        + ",".join(str(int(i)) for i in ids)
-        + ")"
-    )
 
 
 def _lock_accounts(distributor_ids: list[int]) -> dict[tuple[int, str], int]:

@@ -51,7 +51,7 @@ def hook(count):
 settlement.before_commit_hook = hook
 app = create_app()
 with app.app_context():
-    settlement.settle_matured(batch_size=batch_size)
+    settlement.settle_matured(batch_size=batch_size, workers=1)
 print("settlement finished: the kill came too late", flush=True)
 """
 
