@@ -118,6 +118,7 @@ def test_any_link_up_to_130_bytes_decodes_on_both_kinds(text, kind):
     assert decoded(render_poster(default_template(), content)) == [text]
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=1, max_value=2331))
 def test_qr_version_is_the_smallest_that_fits_as_qrcode_computes_it(length):
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M)
