@@ -8,7 +8,7 @@ from werobot.replies import ImageReply
 from bot import messages
 from models.errors import DomainError, InsufficientBalance
 from models.money import parse_yuan
-from services import distributors, lookups, posters, users, withdrawals
+from services import distributors, lookups, posters, tracking, users, withdrawals
 from services import material as promo
 from services.binding import bind_shopper
 from services.common import merchant
@@ -144,6 +144,8 @@ def _bind_from_scene(user, scene: str, source: str) -> str | None:
     if not scene.startswith(SCENE_PREFIX):
         return None
     result = bind_shopper(user.id, scene[len(SCENE_PREFIX) :], source)
+    if result.distributor is not None:  # every scan counts, whoever the user ends up bound to
+        tracking.record_share(result.distributor.id, source, user_id=user.id)
     if not result.bound or result.distributor is None:
         return None
     return result.distributor.user.nickname or messages.a_distributor()

@@ -62,9 +62,10 @@ def image_type(data: bytes, number: int) -> str:
 
 
 # -- the merchant's side ------------------------------------------------------------------------
-def add_material(text: str, images: list[bytes], product_id: int | None = None,
+def add_material(text: str, images: list[bytes] = (), product_id: int | None = None,
                  publish_at: datetime | None = None) -> PromoMaterial:  # fmt: skip
     """Store a material item, published at `publish_at` (now by default)."""
+    images = list(images)
     types = check_material(text, images)
     if publish_at is not None and publish_at.tzinfo is None:
         raise InvalidMaterial("publish_at needs a time zone")

@@ -151,8 +151,9 @@ def base_url() -> str:
     return current_app.config["PUBLIC_BASE_URL"]
 
 
-def cached_media(subject: Subject) -> str | None:
-    """The media_id of this subject's current poster, if it is cached and still valid."""
+def known_key(subject: Subject) -> PosterKey | None:
+    """The subject's current cache key, when everything in it is known without the WeChat API
+    (an invite poster needs a live QR code); None means only a job can tell."""
     version = template_version()
     qr_url = ""
     if subject.product is None:
@@ -160,15 +161,28 @@ def cached_media(subject: Subject) -> str | None:
         if qr is None or qr_needs_renewal(qr.expires_at, now()):
             return None
         qr_url = qr.url
-    if version is None:
+    return None if version is None else current_key(subject, version, qr_url)
+
+
+def cached_media(subject: Subject) -> str | None:
+    """The media_id of this subject's current poster, if it is cached and still valid."""
+    key = known_key(subject)
+    if key is None:
         return None
-    key = current_key(subject, version, qr_url)
     poster = db.session.execute(
         select(Poster.media_id, Poster.media_expires_at).where(Poster.cache_key == key.digest)
     ).first()
     if poster is None or not media_valid(poster.media_expires_at, now()):
         return None
     return poster.media_id
+
+
+def cached_image(subject: Subject) -> bytes | None:
+    """The JPEG of this subject's current poster, if it has been rendered."""
+    key = known_key(subject)
+    if key is None:
+        return None
+    return db.session.scalar(select(Poster.image).where(Poster.cache_key == key.digest))
 
 
 @dataclass(frozen=True)
@@ -195,10 +209,11 @@ def request_poster(distributor_id: int, keyword: str | None = None) -> PosterAns
             return PosterAnswer("no_product")
         subject = load_subject(distributor_id, product.id)
     media_id = cached_media(subject)
+    product_id = product.id if product else None
     db.session.rollback()  # end the read transaction before talking to Redis
     if media_id:
         return PosterAnswer("image", media_id=media_id)
-    if not enqueue_poster(distributor_id, product.id if product else None, send=True):
+    if not enqueue_poster(distributor_id, product_id, send=True):
         return PosterAnswer("already_making")
     return PosterAnswer("making")
 
@@ -346,11 +361,13 @@ def ensure_poster(distributor_id: int, product_id: int | None) -> ReadyPoster | 
                           blocking_timeout=LOCK_SECONDS):  # fmt: skip
         db.session.rollback()  # see what the previous holder committed
         poster = db.session.scalar(select(Poster).where(Poster.cache_key == key.digest))
-        if poster is None or poster.image is None:
+        image = None  # the JPEG (a deferred column) is read only when it must be uploaded
+        if poster is None or not poster.image_size:
             image = render(subject, template, key)
             poster = store_render(key, image)
         if not media_valid(poster.media_expires_at, now()):
-            poster = store_media(poster.id, upload_image(poster.image, f"poster-{poster.id}.jpg"))
+            image = image if image is not None else poster.image
+            poster = store_media(poster.id, upload_image(image, f"poster-{poster.id}.jpg"))
         return ReadyPoster(poster.id, poster.media_id, subject.user_id)
 
 

@@ -16,7 +16,7 @@ from flask_wtf import CSRFProtect
 
 import bot
 from models import db
-from web import cli, health, redis_client
+from web import cli, health, me, redis_client, shop_links
 from web.config import REPO_ROOT, load_config, poster_font
 
 SUPPORTED_LOCALES = ("zh_CN", "en")
@@ -48,6 +48,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(shop_links.bp)
+    app.register_blueprint(me.bp)
     bot.init_app(app)
     csrf.exempt(app.blueprints["wechat"])  # WeChat signs its requests; there is no form token
     cli.init_app(app)

@@ -1,0 +1,128 @@
+"""The distributor's own pages under /me: all promo material, each with its product poster.
+
+Sign-in is WeChat web OAuth (snsapi_base, 「网页授权」): the page redirects to WeChat's authorize
+URL with a random `state` kept in the signed session cookie; WeChat sends the browser back with a
+code, which the server exchanges for the openid (server to server, with the app secret). The
+openid is then kept in the session. `WECHAT_API_BASE` points both legs at the simulator in demo
+and tests, whose authorize page lets the person pick who they are.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+from wechatpy.exceptions import WeChatException
+from wechatpy.oauth import WeChatOAuth
+
+from bot import messages
+from bot.wechat_client import REAL_API_BASE, RedirectAdapter
+from models import Distributor, PromoImage, PromoMaterial, User, db
+from services import posters
+from services.common import now
+from services.material import list_material
+from web.shop_links import SESSION_OPENID
+
+bp = Blueprint("me", __name__, url_prefix="/me")
+SESSION_STATE, SESSION_NEXT = "fx_oauth_state", "fx_oauth_next"
+
+
+def _oauth(state: str = "") -> WeChatOAuth:
+    cfg = current_app.config
+    back = cfg["PUBLIC_BASE_URL"].rstrip("/") + url_for("me.oauth_return")
+    oauth = WeChatOAuth(cfg["WECHAT_APPID"], cfg["WECHAT_APPSECRET"], back, "snsapi_base", state)
+    base = cfg["WECHAT_API_BASE"].rstrip("/")
+    if base != REAL_API_BASE:  # the simulator plays open.weixin.qq.com and api.weixin.qq.com
+        oauth.OAUTH_BASE_URL = f"{base}/connect/"
+        oauth._http.mount("https://api.weixin.qq.com/", RedirectAdapter(base))
+    return oauth
+
+
+def _sign_in():
+    state = secrets.token_urlsafe(16)
+    session[SESSION_STATE], session[SESSION_NEXT] = state, request.full_path
+    return redirect(_oauth(state).authorize_url)
+
+
+@bp.get("/oauth")
+def oauth_return():
+    expected, given = session.pop(SESSION_STATE, None), request.args.get("state", "")
+    code = request.args.get("code", "")
+    if not code or not expected or not hmac.compare_digest(expected, given):
+        abort(400)
+    try:
+        openid = _oauth().fetch_access_token(code)["openid"]
+    except (WeChatException, KeyError):
+        abort(403)
+    session[SESSION_OPENID] = openid
+    target = session.pop(SESSION_NEXT, "") or ""
+    return redirect(target if target.startswith("/me/") else url_for("me.material_page"))
+
+
+def _active_distributor() -> tuple[Distributor | None, Response | None]:
+    """The signed-in active distributor, or the response to give instead."""
+    openid = session.get(SESSION_OPENID)
+    if not openid:
+        return None, _sign_in()
+    user = db.session.scalar(select(User).where(User.openid == openid))
+    distributor = user.distributor if user else None
+    if distributor is None or distributor.status != "active":
+        status = distributor.status if distributor else "none"
+        reason = ""
+        if distributor is not None:
+            frozen = distributor.status == "frozen"
+            reason = (distributor.frozen_reason if frozen else distributor.reject_reason) or ""
+        page = render_template("me/refused.html", text=messages.not_active(status, reason))
+        return None, Response(page, status=403)
+    return distributor, None
+
+
+@bp.get("/material")
+def material_page():
+    _, refusal = _active_distributor()
+    if refusal is not None:
+        return refusal
+    return render_template("me/material.html", items=list_material(published_only=True))
+
+
+@bp.get("/material/images/<int:image_id>")
+def material_image(image_id: int):
+    _, refusal = _active_distributor()
+    if refusal is not None:
+        return refusal
+    image = db.session.get(PromoImage, image_id)
+    if image is None or db.session.get(PromoMaterial, image.material_id).publish_at > now():
+        abort(404)
+    return Response(image.data, mimetype=image.content_type)
+
+
+@bp.get("/poster")
+def poster():
+    """The distributor's poster (?product=<id> for a product poster): the JPEG once it is
+    rendered; until then a page that refreshes itself while a job makes it."""
+    distributor, refusal = _active_distributor()
+    if refusal is not None:
+        return refusal
+    product_id = request.args.get("product", type=int)
+    subject = posters.load_subject(distributor.id, product_id)
+    if product_id is not None and (subject.product is None or not subject.product.on_sale):
+        abort(404)
+    image = posters.cached_image(subject)
+    if image:
+        return Response(image, mimetype="image/jpeg")
+    distributor_id = distributor.id
+    db.session.rollback()  # end the read before Redis (the job's commit must be seen next time)
+    posters.enqueue_poster(distributor_id, product_id, send=False)
+    return render_template("me/poster_wait.html"), 202
