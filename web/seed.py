@@ -54,6 +54,7 @@ def seed_demo() -> str:
     db.session.commit()
     _seed_catalogue()
     people = _seed_people()
+    _seed_posters_and_material()
     return (
         f"demo merchant {merchant.name!r} ({'created' if created else 'already there'}); "
         f"{db.session.scalar(select(func.count()).select_from(Product))} products, "
@@ -134,3 +135,39 @@ def _seed_orders(users, lili) -> None:
     withdrawals.request_withdrawal(lili.id, 2_000)  # waits for the merchant's review
     merchant.withdraw_auto_approve_max_fen = threshold
     db.session.commit()
+
+
+MATERIAL = [
+    # text, product index in PRODUCTS (or None), image colours
+    ("云南普洱熟茶饼，越陈越香。冬天来一壶，暖身又暖心。", 0, [(120, 60, 30), (160, 100, 50)]),
+    ("店铺上新：宁夏特级枸杞、有机五常大米，欢迎来逛。", None, [(200, 40, 40)]),
+]
+
+
+def _seed_posters_and_material() -> None:
+    """The default poster template (version 1) and two promo material items."""
+    from models import PromoMaterial
+    from services.material import add_material
+    from services.posters import active_template_row
+
+    active_template_row()
+    if db.session.scalar(select(func.count()).select_from(PromoMaterial)):
+        return
+    products = db.session.scalars(select(Product.id).order_by(Product.id)).all()
+    for text, product_index, colours in MATERIAL:
+        product_id = products[product_index] if product_index is not None else None
+        add_material(text, [_demo_picture(c) for c in colours], product_id,
+                     publish_at=now() - timedelta(hours=1))  # fmt: skip
+
+
+def _demo_picture(colour: tuple[int, int, int]) -> bytes:
+    """A plain 800x800 JPEG standing in for the merchant's product photos."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (800, 800), colour)
+    ImageDraw.Draw(image).ellipse((200, 200, 600, 600), fill=(255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()

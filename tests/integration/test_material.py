@@ -123,3 +123,16 @@ def test_the_customer_service_quota_ends_the_batch_without_failing_the_job(wired
 def test_with_no_material_the_distributor_is_told_so(wired, sim_url):
     d = chatting_distributor(sim_url)
     assert "还没有推广素材" in say(wired.test_client(), d.user.openid, "素材").findtext("Content")
+
+
+def test_the_demo_seed_adds_the_default_template_and_material_once(wired):
+    from models import PosterTemplate
+    from web.seed import seed_demo
+
+    seed_demo()
+    seed_demo()
+    db.session.rollback()
+    assert db.session.scalars(select(PosterTemplate.version)).all() == [1]
+    items = material.list_material(published_only=True)
+    assert sorted(len(i.images) for i in items) == [1, 2]
+    assert len(items) == 2 and any(i.product_id for i in items)
