@@ -17,7 +17,7 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import func, select
 
-from models import OutboundMessage, Poster, db
+from models import OutboundMessage, Poster, ShareEvent, db
 from tests.conftest import REPO, test_config
 from tests.e2e.live import poll, start_stack
 from tests.factories import make_distributor
@@ -110,6 +110,15 @@ def test_a_poster_arrives_decodes_and_is_then_served_from_the_cache(stack):
     assert counts(stack) == (1, 1, 1)
     assert media_count(stack) == 1
     assert len(images(stack, openid)) == 1  # the cached reply is passive, not another send
+
+    # A friend scans the poster in the chat: WeChat's subscribe event carries her scene.
+    stack.sim("POST", "/sim/users", json={"openid": "o-friend", "nickname": "张阿姨"})
+    scanned = stack.sim("POST", "/sim/users/o-friend/scan-image",
+                        json={"media_id": sent["media_id"]}).json()  # fmt: skip
+    assert scanned["sent"]["event"] == "subscribe" and "邀请来的" in scanned["reply"]["content"]
+    with stack.app.app_context():
+        kinds = db.session.scalars(select(ShareEvent.kind)).all()
+    assert kinds == ["subscribe"]
 
 
 def test_a_hundred_distributors_asking_at_once_get_a_hundred_posters(stack):
