@@ -20,9 +20,10 @@ def init_app(app: Flask) -> None:
     from bot.cli import wechat_group
     from web.engine_cli import ENGINE_COMMANDS
     from web.material_cli import material_group
+    from web.poster_cli import poster_group
 
     commands = (worker_command, cron_command, seed_command, demo_command, wechat_group,
-                material_group)  # fmt: skip
+                material_group, poster_group)  # fmt: skip
     for command in (*commands, *ENGINE_COMMANDS):
         app.cli.add_command(command)
 

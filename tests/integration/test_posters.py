@@ -5,6 +5,7 @@ QR code's renewal, product posters, and the bot's replies to distributors who ar
 from __future__ import annotations
 
 import io
+import json
 import threading
 from datetime import timedelta
 
@@ -292,3 +293,39 @@ def test_a_distributor_who_is_not_active_is_told_why(wired, state, expected):
     for command in ("海报", "海报 茶", "素材"):
         assert expected in say(client, user.openid, command).findtext("Content")
     assert poster_rows() == []
+
+
+# -- the poster CLI -----------------------------------------------------------------------------
+def test_the_cli_publishes_a_template_version_and_previews_it(wired, tmp_path):
+    runner = wired.test_cli_runner()
+    definition = renderer.default_template().to_dict()
+    definition["background"] = {"color": "#203040"}
+    good, bad = tmp_path / "t.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(definition))
+    bad.write_text(json.dumps({"version": 1, "background": {}}))
+    published = runner.invoke(args=["poster", "template", str(good), "--note", "dark"])
+    assert published.exit_code == 0, published.output
+    assert "version 1 is now active" in published.output
+    refused = runner.invoke(args=["poster", "template", str(bad)])
+    assert refused.exit_code == 1 and "invalid template" in refused.output
+    assert posters.template_version() == 1
+
+    out = tmp_path / "preview.jpg"
+    preview = runner.invoke(args=["poster", "preview", "--out", str(out)])
+    assert preview.exit_code == 0, preview.output
+    image = Image.open(out)
+    assert (image.format, image.size) == ("JPEG", (750, 1334))
+    assert image.getpixel((5, 5))[2] > image.getpixel((5, 5))[0]  # the dark blue background
+
+
+def test_the_cli_prints_share_statistics(wired):
+    from services.tracking import record_share
+
+    d = make_distributor()
+    tea = make_product(16_800)
+    record_share(d.id, "scan", user_id=d.user_id)
+    record_share(d.id, "visit", product_id=tea.id)
+    record_share(d.id, "visit", product_id=tea.id)
+    lines = wired.test_cli_runner().invoke(args=["poster", "stats"]).output.splitlines()
+    assert lines == [f"distributor {d.id}\tinvite\tscan\t1\t1",
+                     f"distributor {d.id}\tproduct {tea.id}\tvisit\t2\t0"]  # fmt: skip
