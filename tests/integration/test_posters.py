@@ -329,3 +329,27 @@ def test_the_cli_prints_share_statistics(wired):
     lines = wired.test_cli_runner().invoke(args=["poster", "stats"]).output.splitlines()
     assert lines == [f"distributor {d.id}\tinvite\tscan\t1\t1",
                      f"distributor {d.id}\tproduct {tea.id}\tvisit\t2\t0"]  # fmt: skip
+
+
+def test_the_avatar_is_fetched_once_and_drawn_on_every_poster(wired, sim_url, renders, monkeypatch):
+    d = chatting_distributor(sim_url)
+    avatar_url = f"{sim_url}/sim/avatars/{d.user.openid}.png"
+    db.session.execute(update(User).where(User.id == d.user_id).values(avatar_url=avatar_url))
+    db.session.commit()
+    fetched = []
+    real_get = requests.get
+    monkeypatch.setattr(posters.requests, "get", lambda url, **kw: fetched.append(url)
+                        or real_get(url, **kw))  # fmt: skip
+    posters.ensure_poster(d.id, None)
+    posters.ensure_poster(d.id, make_product(1_000).id)
+    assert fetched == [avatar_url]
+    png = requests.get(avatar_url, timeout=5).content
+    assert [c.avatar for c in renders] == [png, png]
+
+
+def test_an_english_speaking_distributor_is_answered_in_english(wired, sim_url):
+    d = chatting_distributor(sim_url)
+    db.session.execute(update(User).where(User.id == d.user_id).values(language="en"))
+    db.session.commit()
+    reply = say(wired.test_client(), d.user.openid, "poster").findtext("Content")
+    assert reply == "Your poster is being made and will arrive in a few seconds."
