@@ -282,20 +282,22 @@ def publish_template(definition: dict, note: str = "") -> PosterTemplate:
     return row
 
 
-_TEMPLATES: dict[int, object] = {}
+_TEMPLATES: dict[tuple, object] = {}
 
 
 def render_template_for(row: PosterTemplate):
     """The renderer's template for a stored version, built once per process (the renderer
-    prepares fonts and static layers per template)."""
+    prepares fonts and static layers per template). Rows are never edited, so a version and
+    its creation time name one definition (even across databases, as in the tests)."""
     from workers.poster_render import PosterTemplate as Template
 
-    template = _TEMPLATES.get(row.version)
+    key = (row.version, row.created_at)
+    template = _TEMPLATES.get(key)
     if template is None:
         template = Template.from_dict({**row.definition, "version": row.version})
         if len(_TEMPLATES) > 16:
             _TEMPLATES.clear()
-        _TEMPLATES[row.version] = template
+        _TEMPLATES[key] = template
     return template
 
 
