@@ -232,7 +232,11 @@ def enqueue_poster(distributor_id: int, product_id: int | None, send: bool) -> b
                            ex=PENDING_SECONDS):  # fmt: skip
         return False
     job_args = (distributor_id, product_id, nonce if send else None)
-    PendingJob(get_queue(HIGH), MAKE_JOB, job_args, {}, {"job_id": f"poster-{nonce}"}).enqueue()
+    try:
+        PendingJob(get_queue(HIGH), MAKE_JOB, job_args, {}, {"job_id": f"poster-{nonce}"}).enqueue()
+    except Exception:
+        clear_pending(distributor_id, product_id)  # the next request may try again at once
+        raise
     return True
 
 
@@ -342,13 +346,15 @@ def renew_invite_qr(distributor_id: int, code: str) -> InviteQrCode:
 @dataclass(frozen=True)
 class ReadyPoster:
     id: int
-    media_id: str
+    media_id: str | None
     user_id: int
 
 
-def ensure_poster(distributor_id: int, product_id: int | None) -> ReadyPoster | None:
-    """The poster for the current key, rendered at most once and uploaded while its media_id
-    is missing or expiring. None when the distributor is not active (or the product is gone)."""
+def ensure_poster(distributor_id: int, product_id: int | None,
+                  upload: bool = True) -> ReadyPoster | None:  # fmt: skip
+    """The poster for the current key, rendered at most once, and (with `upload`) uploaded while
+    its media_id is missing or expiring. None when the distributor is not active (or the product
+    is gone)."""
     from web.redis_client import get_redis
 
     subject = load_subject(distributor_id, product_id)
@@ -367,7 +373,7 @@ def ensure_poster(distributor_id: int, product_id: int | None) -> ReadyPoster | 
         if poster is None or not poster.image_size:
             image = render(subject, template, key)
             poster = store_render(key, image)
-        if not media_valid(poster.media_expires_at, now()):
+        if upload and not media_valid(poster.media_expires_at, now()):
             image = image if image is not None else poster.image
             poster = store_media(poster.id, upload_image(image, f"poster-{poster.id}.jpg"))
         return ReadyPoster(poster.id, poster.media_id, subject.user_id)

@@ -353,3 +353,15 @@ def test_an_english_speaking_distributor_is_answered_in_english(wired, sim_url):
     db.session.commit()
     reply = say(wired.test_client(), d.user.openid, "poster").findtext("Content")
     assert reply == "Your poster is being made and will arrive in a few seconds."
+
+
+def test_a_failed_enqueue_does_not_leave_the_poster_marked_as_on_its_way(wired, monkeypatch):
+    from workers.queues import PendingJob
+
+    d = make_distributor()
+    real = PendingJob.enqueue
+    monkeypatch.setattr(PendingJob, "enqueue", lambda self: (_ for _ in ()).throw(OSError("down")))
+    with pytest.raises(OSError):
+        posters.request_poster(d.id)
+    monkeypatch.setattr(PendingJob, "enqueue", real)
+    assert posters.request_poster(d.id).kind == "making"

@@ -115,6 +115,7 @@ def test_a_product_poster_link_gives_the_jpeg_once_a_job_has_made_it(wired, sim_
     # made for the page only: nothing was sent to the distributor's chat
     messages = requests.get(f"{sim_url}/sim/users/{d.user.openid}/messages", timeout=5).json()
     assert [m for m in messages["messages"] if m["kind"] == "custom"] == []
+    assert requests.get(f"{sim_url}/sim/media", timeout=5).json()["media"] == []  # nor uploaded
 
 
 def test_someone_who_is_not_a_distributor_is_told_how_to_join(wired, sim_url):
