@@ -73,6 +73,18 @@ def build_robot(token: str) -> WeRoBot:
     return robot
 
 
+_READ_ONLY_WORDS = _words(
+    [w for name in handlers.READ_ONLY_COMMANDS for w in handlers.COMMANDS[name][0]]
+)
+
+
+def read_only(message) -> bool:
+    """Whether the handler the message goes to only reads (see bot.dedup)."""
+    if message.type == "text":
+        return bool(message.content and _READ_ONLY_WORDS.match(message.content))
+    return message.type == "click_event" and message.key in handlers.READ_ONLY_KEYS
+
+
 def reply_xml(robot: WeRoBot, message) -> str:
     """The rendered passive reply, or WeChat's 'success' for no reply. Replies are in the
     sender's language: handlers load the sender first, and the locale selector reads it."""

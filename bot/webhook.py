@@ -14,7 +14,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
 from bot import dedup, messages
-from bot.dispatch import reply_xml
+from bot.dispatch import read_only, reply_xml
 from bot.inbound import (
     MAX_BODY,
     BadMessage,
@@ -84,10 +84,15 @@ def _answer(fields: dict, message) -> str:
     robot = current_app.extensions[ROBOT]
     # The sender is loaded per message; an app context shared by several requests (tests,
     # `flask shell`) must not hand one message's sender to the next.
-    g.pop("fx_user", None)
-    g.pop("fx_distributor", None)
+    for name in ("fx_user", "fx_distributor", "fx_earnings", "fx_seen"):
+        g.pop(name, None)
+    g.fx_in_webhook = True
+    protocol = dedup.answer_read_only if read_only(message) else dedup.answer_once
     try:
-        return dedup.answer_once(get_redis(), dedup_key(fields), lambda: reply_xml(robot, message))
+        return protocol(
+            get_redis(), dedup_key(fields), lambda: reply_xml(robot, message),
+            seen=lambda: g.get("fx_seen"),
+        )  # fmt: skip
     except dedup.RedisUnavailable:
         # Without de-duplication a retry could act twice, so nothing is done at all.
         log.error("Redis is down: answered 'busy' to %s", fields.get("FromUserName"))

@@ -54,7 +54,8 @@ _EARNINGS = text(
 def earnings(distributor_id: int) -> Earnings:
     today = china_day(now())
     params = {"id": distributor_id, "today": today, "start": today.replace(day=1)}
-    return Earnings(*db.session.execute(_EARNINGS, params).one())
+    # int(): PostgreSQL's SUM of bigint is numeric, which psycopg reads as Decimal.
+    return Earnings(*(int(fen) for fen in db.session.execute(_EARNINGS, params).one()))
 
 
 # Two statements built once: the counts and month sums, then the newest members of the three
