@@ -1,0 +1,109 @@
+"""Read-only commands (`收益`, `团队`, `帮助`): answered first, then published under the
+de-duplication key unless another delivery published first (bot.dedup.answer_read_only)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import redis
+from defusedxml import ElementTree as SafeET
+
+from bot.dispatch import read_only
+from services.users import SEEN_QUEUE
+from tests.factories import make_earner, make_paid_order, make_product, make_shopper
+from tests.support import wechat as w
+from web.redis_client import get_redis
+
+
+def content(data: bytes) -> str:
+    return SafeET.fromstring(data).findtext("Content")
+
+
+@pytest.fixture
+def earner(ctx):
+    distributor = make_earner(30_000)
+    return distributor.user.openid, distributor
+
+
+@pytest.mark.parametrize(
+    ("xml", "expected"),
+    [
+        (w.text_xml("o", "收益"), True),
+        (w.text_xml("o", "Earnings"), True),
+        (w.text_xml("o", "团队"), True),
+        (w.text_xml("o", "帮助"), True),
+        (w.event_xml("o", "CLICK", "EARNINGS"), True),
+        (w.event_xml("o", "CLICK", "TEAM"), True),
+        (w.text_xml("o", "提现 50"), False),
+        (w.text_xml("o", "申请"), False),
+        (w.text_xml("o", "海报"), False),
+        (w.text_xml("o", "收益 多少"), False),
+        (w.event_xml("o", "CLICK", "WITHDRAW"), False),
+        (w.event_xml("o", "subscribe", "qrscene_d_abc"), False),
+    ],
+)
+def test_only_commands_whose_handlers_only_read_take_the_read_path(xml, expected):
+    from bot.inbound import to_message, xml_to_dict
+
+    assert read_only(to_message(xml_to_dict(xml))) is expected
+
+
+def test_three_deliveries_at_once_get_one_answer_and_one_published_key(app, earner):
+    openid, _distributor = earner
+    url, body = w.plain_request(w.text_xml(openid, "收益", msgid=777001))
+    answers, start = [], threading.Barrier(3)
+
+    def deliver():
+        start.wait()
+        answers.append(app.test_client().post(url, data=body).data)
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 3 and len(set(answers)) == 1
+    assert "可提现：¥300.00" in content(answers[0])
+    client = get_redis()
+    assert client.get("wechat:dedup:msg:777001").decode() == answers[0].decode()
+
+
+def test_a_retry_gets_the_published_answer_even_after_the_figures_changed(app, ctx, earner):
+    openid, distributor = earner
+    client = app.test_client()
+    url, body = w.plain_request(w.text_xml(openid, "收益", msgid=777002))
+    first = client.post(url, data=body).data
+    assert "待结算：¥0.00" in content(first)
+    # A sale earns a pending commission before WeChat's retry: the retry still gets the first
+    # answer...
+    make_paid_order(make_shopper(distributor), [(make_product(5_000).id, 1)])
+    assert client.post(url, data=body).data == first
+    # ...and a new message sees the new figures.
+    url, body = w.plain_request(w.text_xml(openid, "收益", msgid=777003))
+    assert "待结算：¥5.00" in content(client.post(url, data=body).data)
+
+
+def test_the_interaction_time_travels_with_the_answer(app, earner):
+    openid, _ = earner
+    get_redis().delete(SEEN_QUEUE)
+    url, body = w.plain_request(w.text_xml(openid, "收益", msgid=777004))
+    app.test_client().post(url, data=body)
+    queued = [item.decode() for item in get_redis().lrange(SEEN_QUEUE, 0, -1)]
+    assert len(queued) == 1 and queued[0].endswith(":" + openid)
+
+
+def test_redis_down_on_a_read_answers_busy(database_url, tmp_path):
+    from tests.conftest import test_config
+    from web import create_app
+    from web.redis_server import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path / "doomed").start()
+    app = create_app(test_config(database_url, server.url, tmp_path / "i"))
+    server.stop()
+    url, body = w.plain_request(w.text_xml("o-busy-read", "帮助"))
+    response = app.test_client().post(url, data=body)
+    assert response.status_code == 200
+    assert "系统繁忙" in content(response.data)
+    with pytest.raises(redis.RedisError):
+        redis.Redis.from_url(server.url).ping()
