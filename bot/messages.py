@@ -74,18 +74,24 @@ def application(status: str, code: str = "", reason: str = "", spend: tuple = ()
 
 
 def earnings(e) -> str:
-    lines = [
-        _("可提现：%(fen)s", fen=yuan(e.available_fen)),
-        _("待结算：%(fen)s", fen=yuan(e.pending_fen)),
-        _("已提现：%(fen)s", fen=yuan(e.withdrawn_fen)),
-    ]
+    # One catalogue entry for the whole reply: `收益` is the commonest message, and each
+    # gettext call costs a locale look-up.
+    figures = {
+        "available": yuan(e.available_fen), "pending": yuan(e.pending_fen),
+        "withdrawn": yuan(e.withdrawn_fen), "held": yuan(e.held_fen),
+        "today": yuan(e.today_fen), "month": yuan(e.month_fen),
+    }  # fmt: skip
     if e.held_fen:
-        lines.append(_("提现中：%(fen)s", fen=yuan(e.held_fen)))
-    lines += [
-        _("今日收益：%(fen)s", fen=yuan(e.today_fen)),
-        _("本月收益：%(fen)s", fen=yuan(e.month_fen)),
-    ]
-    return "\n".join(lines)
+        return _(
+            "可提现：%(available)s\n待结算：%(pending)s\n已提现：%(withdrawn)s\n"
+            "提现中：%(held)s\n今日收益：%(today)s\n本月收益：%(month)s",
+            **figures,
+        )
+    return _(
+        "可提现：%(available)s\n待结算：%(pending)s\n已提现：%(withdrawn)s\n"
+        "今日收益：%(today)s\n本月收益：%(month)s",
+        **figures,
+    )
 
 
 def withdraw_how(available_fen: int, minimum_fen: int) -> str:

@@ -10,13 +10,14 @@ from typing import Any
 import click
 from babel import Locale
 from flask import Flask, g, has_app_context, has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
 
 import bot
 from models import db
-from web import cli, health, me, redis_client, shop_links
+from web import cli, health, redis_client
 from web.config import REPO_ROOT, load_config, poster_font
 
 SUPPORTED_LOCALES = ("zh_CN", "en")
@@ -26,12 +27,23 @@ csrf = CSRFProtect()
 migrate = Migrate()
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """WeChat's webhook carries no cookie, and it is the busiest path: it gets a null session
+    instead of a signing serializer built per request."""
+
+    def open_session(self, app: Flask, request):
+        if request.path == "/wechat":
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: embedded defaults, then the environment, then `config` (which wins)."""
     settings = load_config(config)
     Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
     app.config.update(settings)
+    app.session_interface = SessionInterface()
     if click.get_current_context(silent=True) is None:
         # Serving (gunicorn, tests): posters need their font. CLI commands check where needed
         # (worker, demo), so `db upgrade` and the like run on a machine without one.
@@ -48,6 +60,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     app.register_blueprint(health.bp)
+    # Imported here: they use the services, which reach back into `web` for Redis, so importing
+    # them with this package would make a cycle for whoever imports a service first.
+    from web import me, shop_links
+
     app.register_blueprint(shop_links.bp)
     app.register_blueprint(me.bp)
     bot.init_app(app)
