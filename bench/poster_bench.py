@@ -5,6 +5,9 @@ The naive render is the obvious implementation: fonts loaded on every call, `qrc
 the QR's version and mask itself, and the background, decoration and masks composed from scratch.
 Every render has distinct content (nickname, QR link, avatar), as a flood of distributors would.
 
+Also measured: a cache hit, the whole service call that answers `海报 <keyword>` with a poster
+already rendered and uploaded (SQLite and an embedded Redis, started here).
+
 Prints medians and p95s, the ratio naive/fresh, posters per second with 2 worker processes, and a
 PASS/FAIL line per goal; exits 1 when a goal is missed.
 """
@@ -50,6 +53,55 @@ TITLES = (
     "手工真丝围巾 桑蚕丝 春秋季百搭 送礼佳品 多色可选",
     "家用大容量空气炸锅 无油低脂 智能触屏",
 )
+
+
+def cache_hits(n: int) -> list[float]:
+    """The whole service call behind `海报 <keyword>` when the poster is cached and its media_id
+    valid (services.posters.request_poster: distributor, product and poster look-ups), on the
+    app with a SQLite database and an embedded Redis of its own."""
+    import tempfile
+
+    from flask_migrate import upgrade
+
+    from models import db
+    from services import posters
+    from tests.factories import make_distributor, make_product
+    from web import create_app
+    from web.redis_server import EmbeddedRedis
+
+    folder = Path(tempfile.mkdtemp(prefix="fx-poster-bench-"))
+    redis_server = EmbeddedRedis(folder / "redis").start()
+    app = create_app({"FENXIAO_MODE": "test", "INSTANCE_PATH": str(folder),
+                      "DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
+                      "REDIS_URL": redis_server.url})  # fmt: skip
+    try:
+        with app.app_context():
+            upgrade()
+            distributor = make_distributor(nickname="缓存测试")
+            product = make_product(price_fen=12_800, title="云南古树普洱茶饼 357 克")
+            distributor_id = distributor.id
+            ready = posters.ensure_poster(distributor_id, product.id, upload=False)
+            posters.store_media(ready.id, "bench-media-id")
+            db.session.remove()
+            answers = set()
+
+            def ask(_i):
+                answer = posters.request_poster(distributor_id, "普洱")
+                answers.add((answer.kind, answer.media_id))
+
+            for i in range(20):
+                ask(i)
+            samples = timed(ask, range(n))
+            if answers != {("image", "bench-media-id")}:
+                raise SystemExit(f"the cache-hit path answered {answers}, not the cached image")
+            db.session.remove()
+            db.engine.dispose()
+            return samples
+    finally:
+        import shutil
+
+        redis_server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def percentile(samples: list[float], p: float) -> float:
@@ -320,20 +372,14 @@ def main() -> None:
     unseen = timed(lambda c: render_poster(template, c, font_path), unseen_items)
     sizes = [len(render_poster(template, c, font_path)) for c in fresh_items[:20]]
 
-    cache = {
-        (n, c.kind, template.version, c.qr_content, "avatar-v1"): b"jpeg"
-        for n, c in enumerate(fresh_items)
-    }
-    keys = list(cache)
-    hits = timed(lambda k: cache[k], keys)
+    hits = cache_hits(200 if args.quick else 1000)
 
     line("naive render", naive, "baseline: nothing kept")
     line("fresh render, prepared template", fresh, "invite + product")
     line("  invite posters", invites, "fresh")
     line("  product posters", products, "product image seen before")
     line("  product, never-seen 800px image", unseen, "decode + fit per poster")
-    print(f"{'cache hit (placeholder)':<34} median {statistics.median(hits) * 1e6:7.2f} us   "
-          f"(n={len(hits)}, an in-process dict lookup of the poster key only)")  # fmt: skip
+    line("cache hit: `海报 <keyword>` answered", hits, "request_poster, SQLite + Redis")
     ratio = statistics.median(naive) / statistics.median(fresh)
     print(f"ratio naive/fresh                  {ratio:7.1f}x")
     print(
@@ -353,8 +399,6 @@ def main() -> None:
     print(
         f"machine load before the burst      {load:7.2f} (1-minute average, {os.cpu_count()} CPUs)"
     )
-    print("note: the real cache hit (Redis/database media_id look-up) belongs to the poster flow;")
-    print("      the figure above only shows that serving a cached poster costs no render.")
 
     results = [
         verdict(
@@ -368,7 +412,7 @@ def main() -> None:
         verdict(ratio >= GOAL_RATIO, f"fresh render >= {GOAL_RATIO:g}x faster than naive"),
         verdict(
             statistics.median(hits) * 1e3 <= GOAL_CACHE_HIT_MS,
-            f"cache hit (placeholder) <= {GOAL_CACHE_HIT_MS:g} ms",
+            f"median cache hit <= {GOAL_CACHE_HIT_MS:g} ms",
         ),
         verdict(
             per_second >= GOAL_PER_SECOND,
