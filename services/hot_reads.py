@@ -71,8 +71,11 @@ def _engine() -> Engine:
         engine = current_app.extensions[_ENGINE] = create_engine(
             current_app.config["SQLALCHEMY_DATABASE_URI"],
             isolation_level="AUTOCOMMIT",
-            pool_size=2,
-            max_overflow=8,
+            # Opened as needed and then kept: one per thread that serves requests. A pool
+            # smaller than that would open and close a connection per message (an overflow
+            # connection is closed on return), which costs more than the read itself.
+            pool_size=16,
+            max_overflow=16,
             pool_recycle=600,
             pool_reset_on_return=None,  # autocommit: nothing to roll back
         )
