@@ -19,6 +19,7 @@ def clean_env(monkeypatch, tmp_path):
         "WECHAT_APPSECRET",
         "WECHAT_API_BASE",
         "PUBLIC_BASE_URL",
+        "SETTLEMENT_WORKERS",
     ):
         monkeypatch.delenv(name, raising=False)  # fmt: skip
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
@@ -78,6 +79,18 @@ def test_unknown_database_scheme_is_a_config_error(url):
 def test_unknown_redis_scheme_is_a_config_error():
     with pytest.raises(ConfigError, match="REDIS_URL scheme"):
         load_config({"FENXIAO_MODE": "test", "REDIS_URL": "memcached://h:1"})
+
+
+def test_settlement_workers_default_to_two_and_are_read_from_the_environment(monkeypatch):
+    assert load_config({"FENXIAO_MODE": "demo"})["SETTLEMENT_WORKERS"] == 2
+    monkeypatch.setenv("SETTLEMENT_WORKERS", "3")
+    assert load_config({"FENXIAO_MODE": "demo"})["SETTLEMENT_WORKERS"] == 3
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_settlement_workers_must_be_a_whole_number_of_at_least_one(value):
+    with pytest.raises(ConfigError, match="SETTLEMENT_WORKERS must be a whole number"):
+        load_config({"FENXIAO_MODE": "demo", "SETTLEMENT_WORKERS": value})
 
 
 def test_unknown_mode_is_a_config_error():
