@@ -107,3 +107,16 @@ def test_redis_down_on_a_read_answers_busy(database_url, tmp_path):
     assert "系统繁忙" in content(response.data)
     with pytest.raises(redis.RedisError):
         redis.Redis.from_url(server.url).ping()
+
+
+def test_a_redis_that_lost_its_scripts_still_answers(app, earner):
+    """After a Redis restart (or SCRIPT FLUSH) EVALSHA fails with NOSCRIPT; the call falls
+    back to EVAL, which loads the script again."""
+    openid, _ = earner
+    client = app.test_client()
+    for n, command in enumerate(["收益", "提现 1"]):  # the read path, then the claim path
+        get_redis().script_flush()
+        url, body = w.plain_request(w.text_xml(openid, command, msgid=777100 + n))
+        first = client.post(url, data=body).data
+        assert content(first) and "系统繁忙" not in content(first)
+        assert client.post(url, data=body).data == first
