@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -250,17 +249,8 @@ class TestDuplicates:
     def test_the_same_message_three_times_at_once_has_one_effect_and_one_answer(self, app, earner):
         openid, distributor_id = earner
         url, body = w.plain_request(w.text_xml(openid, "提现 50", msgid=424242))
-        answers = []
-
-        def deliver():
-            answers.append(app.test_client().post(url, data=body).data)
-
-        threads = [threading.Thread(target=deliver) for _ in range(3)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert len(set(answers)) == 1 and b"50.00" in answers[0]
+        answers = w.deliver_at_once(app, url, body)
+        assert len(answers) == 3 and len(set(answers)) == 1 and b"50.00" in answers[0]
         db.session.rollback()
         assert db.session.scalar(select(func.count()).select_from(Withdrawal)) == 1
         assert balances(distributor_id)["held"] == 5_000

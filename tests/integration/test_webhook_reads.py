@@ -3,8 +3,6 @@ de-duplication key unless another delivery published first (bot.dedup.answer_rea
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import redis
 from defusedxml import ElementTree as SafeET
@@ -52,17 +50,7 @@ def test_only_commands_whose_handlers_only_read_take_the_read_path(xml, expected
 def test_three_deliveries_at_once_get_one_answer_and_one_published_key(app, earner):
     openid, _distributor = earner
     url, body = w.plain_request(w.text_xml(openid, "收益", msgid=777001))
-    answers, start = [], threading.Barrier(3)
-
-    def deliver():
-        start.wait()
-        answers.append(app.test_client().post(url, data=body).data)
-
-    threads = [threading.Thread(target=deliver) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    answers = w.deliver_at_once(app, url, body)
     assert len(answers) == 3 and len(set(answers)) == 1
     assert "可提现：¥300.00" in content(answers[0])
     client = get_redis()

@@ -98,3 +98,23 @@ def safe_request(xml: str, timestamp: str | None = None, nonce: str = "n0nce"):
         f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
     )
     return "/wechat?" + urlencode(query), body.encode()
+
+
+def deliver_at_once(app, url: str, body: bytes, times: int = 3) -> list[bytes]:
+    """The same signed request POSTed `times` times at once, as WeChat's retries can overlap;
+    the answers, in the order they came back."""
+    import threading
+
+    answers: list[bytes] = []
+    start = threading.Barrier(times)
+
+    def deliver():
+        start.wait()
+        answers.append(app.test_client().post(url, data=body).data)
+
+    threads = [threading.Thread(target=deliver) for _ in range(times)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
