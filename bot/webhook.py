@@ -99,6 +99,8 @@ def _answer(fields: dict, message) -> str:
         from werobot.replies import TextReply
 
         return TextReply(message=message, content=messages.busy()).render()
+    finally:
+        g.pop("fx_in_webhook", None)  # a handler called outside the webhook notes its own time
 
 
 def _crypto() -> WeChatCrypto:
