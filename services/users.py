@@ -56,8 +56,7 @@ def sender(openid: str, today: date) -> tuple[Sender, SenderDistributor | None, 
     user = Sender(uid, uopenid, nickname or "", language or "zh_CN")
     if did is None:
         return user, None, None
-    # int(): PostgreSQL's SUM of bigint is numeric, which psycopg reads as Decimal.
-    return user, SenderDistributor(did, status, code), tuple(int(fen) for fen in figures)
+    return user, SenderDistributor(did, status, code), tuple(figures)
 
 
 def seen_entry(openid: str) -> str:

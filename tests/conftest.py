@@ -16,6 +16,7 @@ import redis
 from flask_migrate import upgrade
 
 from models import db
+from services import hot_reads
 from tests.support.postgres import PostgresServer
 from web import create_app
 from web.redis_server import EmbeddedRedis
@@ -112,6 +113,7 @@ test_config.__test__ = False  # a helper, not a test
 def app(database_url, redis_url, tmp_path):
     app = create_app(test_config(database_url, redis_url, tmp_path / "instance"))
     yield app
+    hot_reads.dispose(app)
     with app.app_context():
         db.engine.dispose()
 

@@ -108,3 +108,44 @@ def test_a_redis_that_lost_its_scripts_still_answers(app, earner):
         first = client.post(url, data=body).data
         assert content(first) and "系统繁忙" not in content(first)
         assert client.post(url, data=body).data == first
+
+
+def test_a_killed_redis_connection_is_replaced_without_a_busy_answer(app, earner, redis_url):
+    """The de-duplication scripts run on a connection each serving thread keeps; when Redis
+    drops it (restart, `CLIENT KILL`, an idle timeout), the next message reconnects."""
+    openid, _ = earner
+    client = app.test_client()
+    url, body = w.plain_request(w.text_xml(openid, "收益", msgid=777201))
+    assert "可提现：¥300.00" in content(client.post(url, data=body).data)
+    killer = redis.Redis.from_url(redis_url)
+    assert killer.client_kill_filter(_type="normal", skipme=True) >= 1
+    killer.close()
+    url, body = w.plain_request(w.text_xml(openid, "收益", msgid=777202))
+    answer = content(client.post(url, data=body).data)
+    assert "可提现：¥300.00" in answer and "系统繁忙" not in answer
+    assert get_redis().exists("wechat:dedup:msg:777202")
+
+
+def test_a_dropped_database_connection_is_replaced_for_the_next_read(app, earner):
+    """On PostgreSQL the sender is read on a connection each serving thread keeps; when the
+    server ends it (restart, idle timeout), the read reconnects and runs once more."""
+    import psycopg
+
+    from services.hot_reads import APPLICATION_NAME
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite reads through the app's session")
+    openid, _ = earner
+    client = app.test_client()
+    url, body = w.plain_request(w.text_xml(openid, "收益", msgid=777301))
+    assert "可提现：¥300.00" in content(client.post(url, data=body).data)
+    with psycopg.connect(app.config["DATABASE_URL"], autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = %s",
+            [APPLICATION_NAME],
+        ).fetchone()[0]
+    assert ended >= 1
+    url, body = w.plain_request(w.text_xml(openid, "收益", msgid=777302))
+    answer = content(client.post(url, data=body).data)
+    assert "可提现：¥300.00" in answer, answer
