@@ -19,21 +19,28 @@ SCENE_PREFIX = "d_"
 
 
 def current_user(message) -> users.Sender:
-    """The sender (and, on g, their distributor row and its earnings figures), loaded once per
-    message in one read. Their interaction time goes with the webhook's answer to Redis."""
-    if getattr(g, "fx_user", None) is None:
+    """The sender, loaded once per message in one read together with their distributor row
+    and its earnings figures, all kept on the message. Inside the webhook their interaction
+    time goes to Redis with the answer (bot.dedup); anywhere else it is noted at once."""
+    user = getattr(message, "fx_user", None)
+    if user is None:
         user, distributor, figures = users.sender(message.source, china_day(now()))
-        g.fx_user, g.fx_distributor, g.fx_earnings = user, distributor, figures
-        if g.get("fx_in_webhook"):
-            g.fx_seen = users.seen_entry(message.source)
+        _remember(message, user, distributor, figures)
+        if getattr(message, "fx_in_webhook", False):
+            message.fx_seen = users.seen_entry(message.source)
         else:
             users.note_seen(message.source)
-    return g.fx_user
+    return user
+
+
+def _remember(message, user, distributor, figures) -> None:
+    message.fx_user, message.fx_distributor, message.fx_earnings = user, distributor, figures
+    g.fx_user = user  # the locale selector answers in the sender's language
 
 
 def _distributor(message) -> users.SenderDistributor | None:
     current_user(message)
-    return g.fx_distributor
+    return message.fx_distributor
 
 
 def distributor_only(handler):
@@ -61,7 +68,7 @@ def join(message):
 
 @distributor_only
 def earnings(message, distributor):
-    figures = g.get("fx_earnings")  # read with the sender
+    figures = message.fx_earnings  # read with the sender
     if figures is not None:
         return messages.earnings(lookups.Earnings(*figures))
     return messages.earnings(lookups.earnings(distributor.id))
@@ -136,7 +143,7 @@ def unsupported(message):
 
 def subscribe(message):
     user = users.follow(message.source)
-    g.fx_user, g.fx_distributor, g.fx_earnings = user, None, None
+    _remember(message, user, None, None)
     scene = (message.key or "").removeprefix("qrscene_")
     inviter = _bind_from_scene(user, scene, "subscribe")
     return messages.welcome(inviter)

@@ -82,16 +82,16 @@ def receive():
 
 def _answer(fields: dict, message) -> str:
     robot = current_app.extensions[ROBOT]
-    # The sender is loaded per message; an app context shared by several requests (tests,
-    # `flask shell`) must not hand one message's sender to the next.
-    for name in ("fx_user", "fx_distributor", "fx_earnings", "fx_seen"):
-        g.pop(name, None)
-    g.fx_in_webhook = True
+    # The sender is loaded per message and kept on it (bot.handlers.current_user); the locale
+    # selector's copy on g must not outlive the message in an app context shared by several
+    # requests (tests, `flask shell`).
+    g.fx_user = None
+    message.fx_in_webhook = True  # the interaction time goes with the answer
     protocol = dedup.answer_read_only if read_only(message) else dedup.answer_once
     try:
         return protocol(
             get_redis(), dedup_key(fields), lambda: reply_xml(robot, message),
-            seen=lambda: g.get("fx_seen"),
+            seen=lambda: getattr(message, "fx_seen", None),
         )  # fmt: skip
     except dedup.RedisUnavailable:
         # Without de-duplication a retry could act twice, so nothing is done at all.
@@ -99,8 +99,6 @@ def _answer(fields: dict, message) -> str:
         from werobot.replies import TextReply
 
         return TextReply(message=message, content=messages.busy()).render()
-    finally:
-        g.pop("fx_in_webhook", None)  # a handler called outside the webhook notes its own time
 
 
 def _crypto() -> WeChatCrypto:
