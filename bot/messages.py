@@ -3,9 +3,23 @@ translations/en). Handlers pass data in; nothing else in bot/ holds user-facing 
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
+from flask_babel import get_locale, get_translations
 
 from models.money import format_yuan
+
+_CATALOGUES: dict = {}  # locale -> the catalogue's translations, as Flask-Babel loaded them
+
+
+def _(string: str, **variables) -> str:
+    """flask_babel.gettext, in the locale Flask-Babel chose (the sender's, or force_locale's),
+    with the catalogue looked up once per process and locale instead of once per call:
+    Flask-Babel's per-call context look-ups were a tenth of a `收益`'s own work."""
+    locale = get_locale()
+    translations = _CATALOGUES.get(locale)
+    if translations is None:
+        translations = _CATALOGUES[locale] = get_translations()
+    text = translations.ugettext(string)
+    return text % variables if variables else text
 
 
 def yuan(fen: int) -> str:
