@@ -149,3 +149,32 @@ def test_a_dropped_database_connection_is_replaced_for_the_next_read(app, earner
     url, body = w.plain_request(w.text_xml(openid, "收益", msgid=777302))
     answer = content(client.post(url, data=body).data)
     assert "可提现：¥300.00" in answer, answer
+
+
+def test_a_prepared_read_outdated_by_a_migration_is_prepared_again(app, earner):
+    """A column whose type changes under the prepared statement makes PostgreSQL refuse it
+    ("cached plan must not change result type"); the read starts over on a new connection."""
+    import psycopg
+
+    from models import db
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite reads through the app's session")
+    openid, _ = earner
+    client = app.test_client()
+    url, body = w.plain_request(w.text_xml(openid, "收益", msgid=777401))
+    assert "可提现：¥300.00" in content(client.post(url, data=body).data)
+    db.session.remove()  # the test's own session must not hold a lock on users
+    with psycopg.connect(app.config["DATABASE_URL"], autocommit=True) as admin:
+        admin.execute("SET lock_timeout = '5s'")
+        original = admin.execute(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = 'users'::regclass AND attname = 'language'"
+        ).fetchone()[0]
+        admin.execute("ALTER TABLE users ALTER COLUMN language TYPE text")
+        try:
+            url, body = w.plain_request(w.text_xml(openid, "收益", msgid=777402))
+            answer = content(client.post(url, data=body).data)
+        finally:
+            admin.execute(f"ALTER TABLE users ALTER COLUMN language TYPE {original}")
+    assert "可提现：¥300.00" in answer, answer
