@@ -137,6 +137,7 @@ def _held_connection(pool: redis.ConnectionPool):
         return held[2]
     if held is not None and held[1] == os.getpid():
         held[0].release(held[2])  # another app's pool (tests): give its connection back
+        _HELD.connection = None  # (if connecting below fails, nothing is released twice)
     connection = pool.get_connection()
     _HELD.connection = (pool, os.getpid(), connection)
     return connection
