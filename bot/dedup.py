@@ -10,6 +10,12 @@ same answer, and its effect happens once, by one of two protocols:
   first, and the answer is published under the key unless another delivery published one
   first; every delivery returns the published answer. That is one Redis round trip instead of
   two on the webhook's commonest messages.
+- A read-only message whose answer follows from its sender's card alone (`收益`, `帮助`; see
+  services.sender_cards) publishes the card itself, with the reply's time: one Redis round
+  trip reads the card and publishes it, and every delivery renders its answer from the
+  published card, so they all give the same answer. Without a card (or its day is over) it is
+  answered from the database as above, and the card it read is cached with the answer, unless
+  the sender's card version changed since before that read (a commit invalidated it).
 
 Either way the sender's interaction time, when the handler noted one, is queued in the same
 round trip as the answer (services.users.note_seen).
@@ -23,13 +29,16 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import redis
 from redis.exceptions import NoScriptError
 
+from services.sender_cards import CARD_TTL
 from services.users import SEEN_QUEUE
 
 WORKING = b"\x00working"
+SNAPSHOT = b"\x00card|"  # a published card: SNAPSHOT + reply time + "|" + card
 ANSWER_TTL = 600  # seconds; WeChat's retries come within ~15 s, the rule asks for >= 5 min
 WAIT_FOR_FIRST = 4.0  # a retry waits this long for the first delivery's answer
 
@@ -43,6 +52,30 @@ local stored = redis.call('GET', KEYS[1])
 if stored == false or stored == ARGV[4] then return ARGV[1] end
 return stored
 """
+# KEYS: answer, card, card version, seen queue; ARGV: ttl, seen entry, today, reply time,
+# WORKING, SNAPSHOT. Returns {1, the published answer or card} or {0, the card version}.
+_READ_CARD = """
+local stored = redis.call('GET', KEYS[1])
+if stored and stored ~= ARGV[5] then return {1, stored} end
+local card = redis.call('GET', KEYS[2])
+if card and not stored and string.sub(card, 1, #ARGV[3] + 1) == ARGV[3] .. '|' then
+  local published = ARGV[6] .. ARGV[4] .. '|' .. card
+  redis.call('SET', KEYS[1], published, 'EX', ARGV[1])
+  if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[4], ARGV[2]) end
+  return {1, published}
+end
+return {0, redis.call('GET', KEYS[3]) or ''}
+"""
+# As _PUBLISH, and first caches the card read with the answer ('' for none) if the card version
+# is still the one read before (ARGV[6]). KEYS: answer, seen queue, card, card version; ARGV: as
+# _PUBLISH, then card, version, card ttl.
+_PUBLISH_CARD = (
+    """
+if ARGV[5] ~= '' and (redis.call('GET', KEYS[4]) or '') == ARGV[6] then
+  redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[7])
+end"""
+    + _PUBLISH
+)
 # KEYS: answer, seen queue; ARGV: answer, ttl, seen entry ('' for none).
 _STORE = """
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
@@ -101,6 +134,51 @@ def answer_read_only(
     except (redis.RedisError, OSError) as e:
         raise RedisUnavailable(str(e)) from e
     return published.decode() if isinstance(published, bytes) else str(published)
+
+
+@dataclass(frozen=True)
+class CardRead:
+    """Where a sender's card is, and what reading it for this delivery publishes."""
+
+    card_key: str
+    version_key: str
+    today: str  # a card is for one day's figures: YYYY-MM-DD
+    at: int  # the reply's time, published with the card
+    seen: str  # the sender's interaction time, queued as answer_read_only does
+
+
+def answer_from_card(
+    client: redis.Redis,
+    key: str,
+    card: CardRead,
+    compute: Callable[[], tuple[str, str | None]],
+    render: Callable[[int, str], str],
+) -> str:
+    """For read-only messages answered from the sender's card alone. `compute()` answers from
+    the database: (answer, the sender's card as read, or None). `render(at, card)` answers
+    from a published card. Every delivery returns the published answer, or renders the
+    published card."""
+    full_key = _key(key)
+    try:
+        found, value = _eval(
+            client, _READ_CARD, [full_key, card.card_key, card.version_key, SEEN_QUEUE],
+            [ANSWER_TTL, card.seen, card.today, card.at, WORKING, SNAPSHOT],
+        )  # fmt: skip
+    except (redis.RedisError, OSError) as e:
+        raise RedisUnavailable(str(e)) from e
+    if not found:
+        answer, fresh = compute()
+        try:
+            value = _eval(
+                client, _PUBLISH_CARD, [full_key, SEEN_QUEUE, card.card_key, card.version_key],
+                [answer.encode(), ANSWER_TTL, card.seen, WORKING, fresh or "", value, CARD_TTL],
+            )  # fmt: skip
+        except (redis.RedisError, OSError) as e:
+            raise RedisUnavailable(str(e)) from e
+    if value.startswith(SNAPSHOT):
+        at, _, published = value[len(SNAPSHOT) :].decode().partition("|")
+        return render(int(at), published)
+    return value.decode()
 
 
 def _eval(client: redis.Redis, source: str, keys: list, args: list):

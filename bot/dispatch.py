@@ -73,20 +73,37 @@ def build_robot(token: str) -> WeRoBot:
     return robot
 
 
-_READ_ONLY_WORDS = _words(
-    [w for name in handlers.READ_ONLY_COMMANDS for w in handlers.COMMANDS[name][0]]
-)
+def _command_words(names) -> re.Pattern:
+    return _words([w for name in names for w in handlers.COMMANDS[name][0]])
+
+
+_READ_ONLY_WORDS = _command_words(handlers.READ_ONLY_COMMANDS)
+_CARD_WORDS = _command_words(handlers.CARD_COMMANDS)
 
 
 def read_only(message) -> bool:
     """Whether the handler the message goes to only reads (see bot.dedup)."""
+    return _goes_to(message, _READ_ONLY_WORDS, handlers.READ_ONLY_KEYS)
+
+
+def card_answered(message) -> bool:
+    """Whether the message's answer follows from its sender's card alone (bot.handlers)."""
+    return _goes_to(message, _CARD_WORDS, handlers.CARD_KEYS)
+
+
+def _goes_to(message, words: re.Pattern, keys) -> bool:
     if message.type == "text":
-        return bool(message.content and _READ_ONLY_WORDS.match(message.content))
-    return message.type == "click_event" and message.key in handlers.READ_ONLY_KEYS
+        return bool(message.content and words.match(message.content))
+    return message.type == "click_event" and message.key in keys
 
 
-def reply_xml(robot: WeRoBot, message) -> str:
+def reply_xml(robot: WeRoBot, message, at: int | None = None) -> str:
     """The rendered passive reply, or WeChat's 'success' for no reply. Replies are in the
-    sender's language: handlers load the sender first, and the locale selector reads it."""
+    sender's language: handlers load the sender first, and the locale selector reads it.
+    `at` fixes the reply's CreateTime (a reply re-rendered for a retried delivery)."""
     reply = robot.get_reply(message)
-    return reply.render() if reply else "success"
+    if not reply:
+        return "success"
+    if at is not None:
+        reply._args["time"] = at  # werobot keeps a reply's fields there; render() reads them
+    return reply.render()

@@ -8,7 +8,7 @@ from werobot.replies import ImageReply
 from bot import messages
 from models.errors import DomainError, InsufficientBalance
 from models.money import parse_yuan
-from services import distributors, lookups, posters, tracking, users, withdrawals
+from services import distributors, lookups, posters, sender_cards, tracking, users, withdrawals
 from services import material as promo
 from services.binding import bind_shopper
 from services.common import china_day, merchant, now
@@ -20,17 +20,26 @@ SCENE_PREFIX = "d_"
 
 def current_user(message) -> users.Sender:
     """The sender, loaded once per message in one read together with their distributor row
-    and its earnings figures, all kept on the message. Inside the webhook their interaction
-    time goes to Redis with the answer (bot.dedup); anywhere else it is noted at once."""
+    and its earnings figures, all kept on the message (and, as read, as a sender card:
+    services.sender_cards). Inside the webhook their interaction time goes to Redis with the
+    answer (bot.dedup); anywhere else it is noted at once."""
     user = getattr(message, "fx_user", None)
     if user is None:
-        user, distributor, figures = users.sender(message.source, china_day(now()))
+        day = china_day(now())
+        user, distributor, figures, row = users.sender(message.source, day)
         _remember(message, user, distributor, figures)
+        message.fx_card = sender_cards.encode(day, row) if row is not None else None
         if getattr(message, "fx_in_webhook", False):
             message.fx_seen = users.seen_entry(message.source)
         else:
             users.note_seen(message.source)
     return user
+
+
+def remember_card(message, card: str) -> None:
+    """The sender as their card has them (the webhook read it from Redis): no database read."""
+    _day, row = sender_cards.decode(card)
+    _remember(message, *users.from_row(row))
 
 
 def _remember(message, user, distributor, figures) -> None:
@@ -192,6 +201,10 @@ COMMANDS = {
 # key is taken (bot.dedup), one Redis round trip fewer. A handler here must never write.
 READ_ONLY_COMMANDS = ("earnings", "team", "help")
 READ_ONLY_KEYS = ("EARNINGS", "TEAM", "HELP")
+# Of those, the ones whose answer follows from the sender's card alone (services.sender_cards):
+# answered from the card when Redis has it, and re-rendered from it by every delivery.
+CARD_COMMANDS = ("earnings", "help")
+CARD_KEYS = ("EARNINGS", "HELP")
 MENU_KEYS = {
     "JOIN": join, "POSTER": poster, "EARNINGS": earnings, "WITHDRAW": withdraw_menu,
     "TEAM": team, "MATERIAL": material, "HELP": help_,

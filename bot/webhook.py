@@ -8,13 +8,14 @@ message, because WeChat gives up after 5 s.
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Blueprint, Response, current_app, g, request
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
-from bot import dedup, messages
-from bot.dispatch import read_only, reply_xml
+from bot import dedup, handlers, messages
+from bot.dispatch import card_answered, read_only, reply_xml
 from bot.inbound import (
     MAX_BODY,
     BadMessage,
@@ -24,6 +25,8 @@ from bot.inbound import (
     to_message,
     xml_to_dict,
 )
+from services import sender_cards, users
+from services.common import china_day, now
 from web.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -87,8 +90,10 @@ def _answer(fields: dict, message) -> str:
     # requests (tests, `flask shell`).
     g.fx_user = None
     message.fx_in_webhook = True  # the interaction time goes with the answer
-    protocol = dedup.answer_read_only if read_only(message) else dedup.answer_once
     try:
+        if card_answered(message):
+            return _answer_from_card(robot, fields, message)
+        protocol = dedup.answer_read_only if read_only(message) else dedup.answer_once
         return protocol(
             get_redis(), dedup_key(fields), lambda: reply_xml(robot, message),
             seen=lambda: getattr(message, "fx_seen", None),
@@ -99,6 +104,24 @@ def _answer(fields: dict, message) -> str:
         from werobot.replies import TextReply
 
         return TextReply(message=message, content=messages.busy()).render()
+
+
+def _answer_from_card(robot, fields: dict, message) -> str:
+    openid = message.source
+
+    def compute() -> tuple[str, str | None]:
+        answer = reply_xml(robot, message)
+        return answer, getattr(message, "fx_card", None)
+
+    def render(at: int, card: str) -> str:
+        handlers.remember_card(message, card)
+        return reply_xml(robot, message, at=at)
+
+    read = dedup.CardRead(
+        sender_cards.card_key(openid), sender_cards.version_key(openid),
+        china_day(now()).isoformat(), int(time.time()), users.seen_entry(openid),
+    )  # fmt: skip
+    return dedup.answer_from_card(get_redis(), dedup_key(fields), read, compute, render)
 
 
 def _crypto() -> WeChatCrypto:

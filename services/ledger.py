@@ -12,6 +12,7 @@ from models import LedgerAccount, LedgerEntry, LedgerTransaction, db
 from models.errors import InsufficientBalance, LedgerImbalance
 from models.ledger import DISTRIBUTOR_ACCOUNTS, MERCHANT_ACCOUNTS, account_key
 from services.common import insert_ignore, is_postgres
+from services.sender_cards import touch_accounts
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ def apply_delta(account_id: int, delta: int, guard: bool = False) -> None:
     )
     if result.rowcount != 1:
         raise InsufficientBalance("the balance does not cover this amount", needed=-delta)
+    touch_accounts([account_id])  # the owner's sender card no longer holds
 
 
 def balances(distributor_id: int) -> dict[str, int]:

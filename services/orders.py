@@ -43,6 +43,7 @@ from services.common import china_day, for_update, merchant, now, unit_of_work, 
 from services.events import record_event
 from services.ledger import Leg, ensure_accounts, post
 from services.rules import active_rule, campaigns_at, rule_version
+from services.sender_cards import touch_distributors
 
 MAX_LINES = 50
 MAX_QUANTITY = 999
@@ -266,6 +267,7 @@ def _bump_days(day, bumps: Mapping[int, Mapping[str, int]]) -> None:
         db.session.execute(
             upsert(DistributorDay.__table__, rows, ["distributor_id", "day"], list(columns))
         )
+        touch_distributors(bumps)  # their sender cards no longer hold
 
 
 def ship_order(order_id: int) -> Order:

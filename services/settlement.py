@@ -38,6 +38,7 @@ from models.base import TZDateTime, begin_write
 from models.events import COMMISSION_SETTLED
 from services.common import is_postgres, now
 from services.events import schedule_publish
+from services.sender_cards import touch_distributors
 from workers.queues import enqueue_after_commit
 
 DEFAULT_BATCH = 20_000
@@ -257,6 +258,7 @@ def _post_batch(txn_id: int, totals: dict[int, tuple[int, int]], at: datetime) -
             account_ids.append(accounts[(beneficiary_id, kind)])
             amounts.append(amount)
     events = [(d, fen, count) for d, (fen, count) in totals.items()]
+    touch_distributors(totals)  # their sender cards no longer hold
     if is_postgres():
         _write_batch_postgres(txn_id, account_ids, amounts, events, at)
     else:

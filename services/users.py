@@ -45,13 +45,22 @@ class SenderDistributor:
     code: str
 
 
-def sender(openid: str, today: date) -> tuple[Sender, SenderDistributor | None, tuple | None]:
+def sender(
+    openid: str, today: date
+) -> tuple[Sender, SenderDistributor | None, tuple | None, tuple | None]:
     """The sender of an inbound message, their distributor and that distributor's earnings
-    figures (services.lookups.Earnings, in order), in one read; created on first contact."""
+    figures (services.lookups.Earnings, in order), in one read; created on first contact.
+    Last, the row they were read from (services.sender_cards keeps it), None if just created."""
     row = sender_row(openid, today)
     if row is None:
         user = get_or_create_user(openid)  # two deliveries of a first message may race here
-        return Sender(user.id, user.openid, user.nickname, user.language), None, None
+        return Sender(user.id, user.openid, user.nickname, user.language), None, None, None
+    row = tuple(row)
+    return (*from_row(row), row)
+
+
+def from_row(row: tuple) -> tuple[Sender, SenderDistributor | None, tuple | None]:
+    """A sender row (services.hot_reads) as the sender, their distributor and its figures."""
     uid, uopenid, nickname, language, did, status, code, *figures = row
     user = Sender(uid, uopenid, nickname or "", language or "zh_CN")
     if did is None:

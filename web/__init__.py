@@ -17,6 +17,7 @@ from flask_wtf import CSRFProtect
 
 import bot
 from models import db
+from services import sender_cards
 from web import cli, health, redis_client
 from web.config import REPO_ROOT, load_config, poster_font
 
@@ -54,6 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     db.init_app(app)
+    sender_cards.register()  # every process that writes invalidates the webhook's cards
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"), render_as_batch=True)
     redis_client.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
