@@ -53,6 +53,7 @@ for _path in (str(REPO), str(BENCH)):
 
 from large_seed import seed  # noqa: E402
 
+from services.sender_cards import CARD_TTL  # noqa: E402
 from tests.support.postgres import PostgresServer  # noqa: E402
 from tests.support.wechat import (  # noqa: E402
     AES_KEY,
@@ -338,6 +339,7 @@ class Target:
     expect: str  # in the sample reply's text
     redis: object = None  # Fenxiao's Redis: count its de-duplication keys
     wrk_expect: str = ""  # in every answer's body
+    cold: bool = False  # Fenxiao with no sender cards: every answer read from the database
     rate: float = 0.0  # the best requests/s seen, to size the pre-generated requests
     sample: str = ""
     segments: list[Segment] = field(default_factory=list)
@@ -347,6 +349,8 @@ def drive(target: Target, seconds: float, ctx: Context, measured: bool) -> Segme
     args = ctx.args
     count = int(max(target.rate * args.margin, args.warm_rate) * seconds) + 1000
     directory = ctx.workdir / "requests"
+    if target.cold:
+        target.redis.flushdb()  # no sender cards: each sender's next message is a first one
     write_requests(directory, count, args.wrk_threads, target.safe, ctx.senders)
     keys0 = target.redis.dbsize() if target.redis is not None else 0
     segment = run_wrk(target, directory, seconds, ctx)
@@ -361,6 +365,12 @@ def drive(target: Target, seconds: float, ctx: Context, measured: bool) -> Segme
         if handled < segment.raw["responses"]:
             raise BenchError(f"{what}: {int(segment.raw['responses'])} answers but only "
                              f"{handled} messages handled")  # fmt: skip
+        if target.cold:
+            # Each answer read its sender from the database and cached one card.
+            cards = sum(1 for _ in target.redis.scan_iter("wechat:card:*", count=1000))
+            if cards < segment.raw["responses"]:
+                raise BenchError(f"{what}: {int(segment.raw['responses'])} answers but only "
+                                 f"{cards} read from the database (senders repeated?)")  # fmt: skip
     target.rate = max(target.rate, segment.rps)
     return segment
 
@@ -378,6 +388,11 @@ def start(target: Target, ctx: Context) -> None:
     target.wrk_expect = "<Encrypt>" if target.safe else target.expect
     target.rate = ctx.args.warm_rate
     warm = drive(target, ctx.args.warmup, ctx, measured=False)
+    served = warm.requests
+    if fenxiao and not target.cold:
+        # Steady state: every sender has sent a message within the cards' lifetime.
+        while served < len(ctx.senders.openids):
+            served += drive(target, ctx.args.warmup, ctx, measured=False).requests
     target.rate = warm.rps
 
 
@@ -606,12 +621,21 @@ def main(argv: list[str] | None = None) -> int:
                 Target(f"echo {mode}", echo, safe, COMMAND),
                 Target(f"fenxiao {mode}", fenxiao, safe, EARNINGS_MARK, redis=redis_client),
             ]
+        # The same, answering first messages only: its own Redis database, emptied before
+        # each run, so no sender has a card.
+        cold_url = f"{redis_server.url}?db=1"
+        cold_redis = redis_lib.Redis.from_url(cold_url)
+        cold = Gunicorn("web:create_app()", {**app_env, "REDIS_URL": cold_url}, args, log)
+        servers.append(cold)
+        targets.append(Target("fenxiao cold", cold, False, EARNINGS_MARK, redis=cold_redis,
+                              cold=True))  # fmt: skip
         measure_all(targets, ctx)
         results = {t.name: Result.of(t) for t in targets}
         for result in results.values():
             print(result.lines())
         samples = {t.name: t.sample for t in targets}
         redis_client.close()
+        cold_redis.close()
         return report(results, samples, args)
     except BenchError as e:
         print(f"FAIL  {e}", file=sys.stderr)
@@ -638,6 +662,11 @@ def report(results: dict[str, Result], samples: dict[str, str], args) -> int:
     ratio, safe_cost = plain.rps / echo.rps, plain.rps / safe.rps
     print(f"ratio Fenxiao/echo throughput: plain {ratio:.3f}x, safe {safe.rps / echo_safe.rps:.3f}x"
           f"   (baseline: the echo)")  # fmt: skip
+    cold = results["fenxiao cold"]
+    print(f"for comparison, first messages (no sender card: each sender's first in "
+          f"{CARD_TTL // 60} min), plain: {cold.rps:.0f} req/s, {cold.rps / echo.rps:.3f}x "
+          f"the echo, p99 {cold.p99_ms:.1f} ms; the figures above have each sender's card "
+          f"cached")  # fmt: skip
     print(f"safe-mode cost (plain/safe throughput): Fenxiao {safe_cost:.2f}x, echo "
           f"{echo.rps / echo_safe.rps:.2f}x; Fenxiao p99 safe/plain "
           f"{safe.p99_ms / plain.p99_ms:.2f}x")  # fmt: skip
