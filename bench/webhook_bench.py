@@ -3,12 +3,17 @@ active distributors, with 1,000,000 distributors in PostgreSQL, beside a bare we
 echo view (bench/webhook_echo.py) served the same way in the same run.
 
 Each server is gunicorn with 2 workers; the load is `wrk` with 50 connections (a closed loop:
-each client sends its next request when its answer arrives) on the same machine. Four servers
+each client sends its next request when its answer arrives) on the same machine. Five servers
 are up at once: the echo and Fenxiao, each in plain mode and in safe mode (WECHAT_AES_KEY set,
-every request encrypted). Each is warmed up, then all are measured in rounds, one server at a
-time, each round in another order, so that drift and other load on the machine fall on all
-alike. Throughput is all requests over all measured seconds; latency percentiles are the
-median of the rounds' (the worst round's p99 is shown too). CPU per request is split by
+every request encrypted), and "fenxiao cold", plain Fenxiao on its own Redis database emptied
+before each run, so that every answer is a sender's first (no sender card: the database read;
+shown for comparison). The senders (--senders, taken in turn) are the active distributors of
+the goal's traffic: Fenxiao's warm-up lasts until each has sent once, so each has their card
+cached (services.sender_cards), as a sender coming back within the cards' 10 minutes has.
+Each server is warmed up, then all are measured in rounds, one server at a time, each round in
+another order, so that drift and other load on the machine fall on all alike. Throughput is
+all requests over all measured seconds; latency percentiles are the median of the rounds' (the
+worst round's p99 is shown too). CPU per request is split by
 process (gunicorn, PostgreSQL, Redis, wrk), and CPU that other processes used is shown.
 
 Every request is a distinct message: its own MsgId, nonce and signature, and in safe mode its
