@@ -29,8 +29,10 @@ import logging
 from collections.abc import Iterable
 from datetime import date
 
+import psycopg
 import redis
 from sqlalchemy import event, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from models import Distributor, DistributorDay, LedgerAccount, User, db
 
@@ -59,6 +61,39 @@ def encode(day: date, row: tuple) -> str:
 def decode(card: str) -> tuple[date, tuple]:
     day, _, row = card.partition("|")
     return date.fromisoformat(day), tuple(json.loads(row))
+
+
+# KEYS: card, card version; ARGV: card, the version read before the card's database read, ttl.
+_CACHE_IF_UNCHANGED = """
+if (redis.call('GET', KEYS[2]) or '') == ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+def warm(openid: str, client: redis.Redis | None = None) -> bool:
+    """Cache this sender's card now: a notification just reached them, and their next message
+    is likely `收益`. Call it outside any transaction (its read must see the latest commit).
+    Best effort: False if there was nothing to cache, or Redis or the read failed."""
+    from services.common import china_day, now
+    from services.hot_reads import sender_row
+    from web.redis_client import get_redis
+
+    day = china_day(now())
+    try:
+        client = client or get_redis()
+        version = client.get(version_key(openid)) or b""  # before the read, as the webhook does
+        row = sender_row(openid, day)
+        if row is None:
+            return False
+        card = encode(day, tuple(row))
+        return bool(client.eval(_CACHE_IF_UNCHANGED, 2, card_key(openid), version_key(openid),
+                                card, version, CARD_TTL))  # fmt: skip
+    except (redis.RedisError, OSError, SQLAlchemyError, psycopg.Error) as e:
+        log.warning("could not warm the sender card of %s: %s", openid, e)
+        return False
 
 
 # --- invalidation -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from bot import messages
 from bot.outbound import send_template
 from models import Distributor, DomainEvent, Tier, User, db
+from services import sender_cards
 
 
 def notify(event_id: int) -> str:
@@ -24,5 +25,8 @@ def notify(event_id: int) -> str:
         payload["tier"] = db.session.scalar(select(Tier.name).where(Tier.id == payload["tier_id"]))
     with force_locale("en" if (user.language or "").startswith("en") else "zh_CN"):
         title, detail = messages.notification(event.kind, payload)
+    openid = user.openid
     sent = send_template(f"event:{event.id}", user, title, detail)
+    db.session.commit()  # end the job's transaction: the card is read from the latest commit
+    sender_cards.warm(openid)  # their next message is likely `收益`
     return "sent" if sent is not None else "already sent"

@@ -82,3 +82,20 @@ def test_inside_the_window_a_customer_service_text_is_sent(wired, sim_url):
     send_text("hello:1", user, "您好！")
     custom = [m for m in sim_messages(sim_url, "o-chatty") if m["kind"] == "custom"]
     assert [m["content"] for m in custom] == ["您好！"]
+
+
+def test_a_notified_distributor_has_their_card_cached_with_the_news(wired, sim_url):
+    """Their next message is likely `收益`: it is answered without the database."""
+    from services import sender_cards
+    from tests.factories import make_paid_order, make_product, make_shopper
+    from web.redis_client import get_redis
+
+    distributor = make_distributor()
+    openid = distributor.user.openid
+    follower(sim_url, openid)
+    make_paid_order(make_shopper(distributor), [(make_product(5_000).id, 1)])
+    event = db.session.scalar(select(DomainEvent).where(DomainEvent.kind == "commission_pending"))
+    assert not get_redis().exists(sender_cards.card_key(openid))
+    assert notify(event.id) == "sent"
+    _day, row = sender_cards.decode(get_redis().get(sender_cards.card_key(openid)).decode())
+    assert row[1] == openid and row[8] == 500  # pending: 10 % of ¥50.00

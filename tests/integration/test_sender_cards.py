@@ -231,3 +231,30 @@ def test_redis_down_at_invalidation_keeps_the_commit_and_logs(database_url, tmp_
         db.session.remove()
         assert db.session.get(User, user_id).nickname == "kept"
     assert "could not invalidate" in caplog.text
+
+
+def test_a_warmed_card_answers_the_next_message(app, earner, no_database_reads):
+    openid, distributor = earner
+    _sale(distributor)
+    assert sender_cards.warm(openid) is True
+    no_database_reads()
+    assert "待结算：¥5.00" in ask(app, openid)
+
+
+def test_warming_never_caches_a_card_a_commit_invalidated_during_its_read(app, earner, monkeypatch):
+    openid, _ = earner
+    read = users.sender_row  # services.hot_reads.sender_row, as warm() calls it
+
+    def read_then_commit(*args):
+        row = read(*args)
+        sender_cards.invalidate([openid])  # a commit lands after the read, before the cache
+        return row
+
+    monkeypatch.setattr("services.hot_reads.sender_row", read_then_commit)
+    assert sender_cards.warm(openid) is False
+    assert not has_card(openid)
+
+
+def test_warming_a_stranger_caches_nothing(app, ctx):
+    assert sender_cards.warm("o-nobody") is False
+    assert not has_card("o-nobody")
