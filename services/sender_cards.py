@@ -31,7 +31,7 @@ from datetime import date
 
 import psycopg
 import redis
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from models import Distributor, DistributorDay, LedgerAccount, User, db
@@ -119,21 +119,38 @@ def _touched(session) -> dict[str, set]:
     return touched
 
 
+# What a card holds, by model: a change to anything else (a user's last-seen time, a
+# distributor's team counts) leaves it true.
+_CARD_COLUMNS = {
+    User: ("openid", "nickname", "language"),
+    Distributor: ("user_id", "status", "code"),
+    LedgerAccount: ("distributor_id", "balance_fen"),
+    DistributorDay: ("distributor_id", "day", "earned_fen"),
+}
+
+
 def _after_flush(session, _context) -> None:
-    instances = [*session.new, *session.dirty, *session.deleted]
-    if not instances:
-        return
-    touched = None
-    for instance in instances:
-        if isinstance(instance, User):
-            touched = touched or _touched(session)
-            touched["users"].add(instance.openid)
-        elif isinstance(instance, Distributor | LedgerAccount | DistributorDay):
-            touched = touched or _touched(session)
-            if isinstance(instance, Distributor):
-                touched["distributors"].add(instance.id)
-            elif instance.distributor_id is not None:
-                touched["distributors"].add(instance.distributor_id)
+    # Still the flush's own state here: new, dirty and deleted, and each attribute's history.
+    for instance in (*session.new, *session.deleted):
+        _touch_instance(session, instance)
+    for instance in session.dirty:
+        columns = _CARD_COLUMNS.get(type(instance))
+        if columns and _changed(instance, columns):
+            _touch_instance(session, instance)
+
+
+def _changed(instance, columns) -> bool:
+    attrs = inspect(instance).attrs
+    return any(attrs[column].history.has_changes() for column in columns)
+
+
+def _touch_instance(session, instance) -> None:
+    if isinstance(instance, User):
+        _touched(session)["users"].add(instance.openid)
+    elif isinstance(instance, Distributor):
+        _touched(session)["distributors"].add(instance.id)
+    elif isinstance(instance, LedgerAccount | DistributorDay) and instance.distributor_id:
+        _touched(session)["distributors"].add(instance.distributor_id)
 
 
 def _before_commit(session) -> None:

@@ -258,3 +258,11 @@ def test_warming_never_caches_a_card_a_commit_invalidated_during_its_read(app, e
 def test_warming_a_stranger_caches_nothing(app, ctx):
     assert sender_cards.warm("o-nobody") is False
     assert not has_card("o-nobody")
+
+
+def test_a_change_to_nothing_a_card_holds_leaves_it(app, earner):
+    openid, _ = earner
+    ask(app, openid)
+    seen = version(openid)
+    distributors.get_or_create_user(openid, avatar_url="https://example.com/a.png")  # + seen time
+    assert version(openid) == seen and has_card(openid)
