@@ -39,6 +39,7 @@ from models import (
     Product,
     Refund,
     RuleSet,
+    User,
     Withdrawal,
     db,
 )
@@ -60,8 +61,9 @@ from models.ledger import (
     PENDING,
 )
 from models.money import BPS
-from services import orders, settlement, withdrawals
+from services import orders, sender_cards, settlement, withdrawals
 from services.common import merchant, now
+from services.hot_reads import sender_row
 from services.ledger import reconcile
 from services.payouts import TransferResult, TransientPayoutError, use_payout_provider
 from services.rules import publish_rule_set
@@ -569,7 +571,34 @@ class EngineMachine(RuleBasedStateMachine):
         db.session.rollback()
         return counts, balances, reversed_total, refunded_total
 
+    @rule(data=st.data())
+    def a_distributor_looks_at_their_earnings(self, data):
+        """The webhook caches their sender card (services.sender_cards), as warm() does."""
+        distributor_id = data.draw(st.sampled_from(self.distributors))
+        db.session.rollback()  # warm() reads the latest commit
+        openid = db.session.scalar(
+            select(User.openid)
+            .join(Distributor, Distributor.user_id == User.id)
+            .where(Distributor.id == distributor_id)
+        )
+        db.session.rollback()
+        assert sender_cards.warm(openid)
+
     # -- invariants -------------------------------------------------------------------------
+
+    @invariant()
+    def every_cached_sender_card_is_what_the_database_says(self):
+        """No commit leaves a card stale: each one still equals a fresh read of its sender."""
+        client = get_redis()
+        for key in client.scan_iter("wechat:card:*"):
+            card = client.get(key)
+            if card is None:
+                continue
+            day, row = sender_cards.decode(card.decode())
+            openid = key.decode().removeprefix("wechat:card:")
+            db.session.rollback()
+            assert row == tuple(sender_row(openid, day)), openid
+        db.session.rollback()
 
     @invariant()
     def the_ledger_reconciles(self):
