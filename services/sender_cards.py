@@ -14,8 +14,8 @@ A card is never served stale, because every write that changes what it holds inv
 - Just before commit the touched rows are resolved to their senders' openids; right after
   commit each sender's card version is incremented and their card deleted.
 - A card is cached only if its sender's version is still the one read *before* its database
-  read (`POPULATE_IF_UNCHANGED` in bot.dedup). So a read that saw the data before a commit can
-  put its card back only before that commit's invalidation, which then deletes it.
+  read (bot.dedup's `_PUBLISH_CARD`, and `warm` below). So a read that saw the data before a
+  commit can put its card back only before that commit's invalidation, which then deletes it.
 
 The one gap is a process that dies between its commit and the invalidation (or loses Redis in
 that instant): the card is then stale for at most CARD_TTL. That is logged. Money never moves on
@@ -39,7 +39,9 @@ from models import Distributor, DistributorDay, LedgerAccount, User, db
 log = logging.getLogger(__name__)
 
 CARD_TTL = 600  # seconds a card answers without the database
-VERSION_TTL = 2 * CARD_TTL  # a version key must outlive every card read before it changed
+# A version key must outlive any read between its version read and its caching (a request:
+# seconds), or an expired and re-created key could show that read its old version again.
+VERSION_TTL = 2 * CARD_TTL
 _TOUCHED = "fx_cards_touched"  # session.info: {"users": set, "distributors": set, "accounts": set}
 _OPENIDS = "fx_cards_openids"  # session.info: openids to invalidate after commit
 
