@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -36,6 +37,8 @@ from redis.exceptions import NoScriptError
 
 from services.sender_cards import CARD_TTL
 from services.users import SEEN_QUEUE
+
+log = logging.getLogger(__name__)
 
 WORKING = b"\x00working"
 SNAPSHOT = b"\x00card|"  # a published card: SNAPSHOT + reply time + "|" + card
@@ -166,6 +169,7 @@ def answer_from_card(
         )  # fmt: skip
     except (redis.RedisError, OSError) as e:
         raise RedisUnavailable(str(e)) from e
+    answer = None
     if not found:
         answer, fresh = compute()
         try:
@@ -176,8 +180,12 @@ def answer_from_card(
         except (redis.RedisError, OSError) as e:
             raise RedisUnavailable(str(e)) from e
     if value.startswith(SNAPSHOT):
-        at, _, published = value[len(SNAPSHOT) :].decode().partition("|")
-        return render(int(at), published)
+        try:
+            at, _, published = value[len(SNAPSHOT) :].decode().partition("|")
+            return render(int(at), published)
+        except (ValueError, TypeError, LookupError) as e:  # not a card this release reads
+            log.warning("unreadable sender card under %s (%s): answered from the database", key, e)
+            return answer if answer is not None else compute()[0]
     return value.decode()
 
 

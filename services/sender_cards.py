@@ -46,8 +46,11 @@ _TOUCHED = "fx_cards_touched"  # session.info: {"users": set, "distributors": se
 _OPENIDS = "fx_cards_openids"  # session.info: openids to invalidate after commit
 
 
+CARD_FORMAT = 1  # in the key: a release that changes what a card holds starts afresh
+
+
 def card_key(openid: str) -> str:
-    return f"wechat:card:{openid}"
+    return f"wechat:card:{CARD_FORMAT}:{openid}"
 
 
 def version_key(openid: str) -> str:

@@ -266,3 +266,19 @@ def test_a_change_to_nothing_a_card_holds_leaves_it(app, earner):
     seen = version(openid)
     distributors.get_or_create_user(openid, avatar_url="https://example.com/a.png")  # + seen time
     assert version(openid) == seen and has_card(openid)
+
+
+@pytest.mark.parametrize(
+    "card", ["{today}|not json", "{today}|[1,2]", "{today}|", "{today}"], ids=str
+)
+def test_an_unreadable_card_is_answered_from_the_database(app, earner, card):
+    """A card this release cannot read (another release's, or damaged) never costs a 500."""
+    openid, _ = earner
+    today = china_day(now()).isoformat()
+    get_redis().set(sender_cards.card_key(openid), card.format(today=today))
+    url, body = w.plain_request(w.text_xml(openid, "收益", msgid=880100))
+    client = app.test_client()
+    response = client.post(url, data=body)
+    assert response.status_code == 200
+    assert "可提现：¥300.00" in content(response.data)
+    assert "可提现：¥300.00" in content(client.post(url, data=body).data)  # and its retry

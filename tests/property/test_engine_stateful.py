@@ -595,7 +595,7 @@ class EngineMachine(RuleBasedStateMachine):
             if card is None:
                 continue
             day, row = sender_cards.decode(card.decode())
-            openid = key.decode().removeprefix("wechat:card:")
+            openid = key.decode().removeprefix(sender_cards.card_key(""))
             db.session.rollback()
             assert row == tuple(sender_row(openid, day)), openid
         db.session.rollback()
