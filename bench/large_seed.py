@@ -79,9 +79,18 @@ class BenchPostgres(PostgresServer):
             for name, value in BENCH_SETTINGS.items():
                 conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
         self._run(
-            str(self.bindir / "pg_ctl"), "-D", str(self.datadir),
-            "-l", str(self.root / "server.log"), "-m", "fast", "-w", "-t", "60", "restart",
-        )  # fmt: skip
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.root / "server.log"),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            "60",
+            "restart",
+        )
         return self
 
 
@@ -318,9 +327,8 @@ def seed(
                 ) AS c
             ) AS d
             """,
-            {**params, "tier": tier, "k": k, "k2": k * k, "k3": k**3, "T": tree_size,
-             "nb": n_big},
-        )  # fmt: skip
+            {**params, "tier": tier, "k": k, "k2": k * k, "k3": k**3, "T": tree_size, "nb": n_big},
+        )
         # The small tree: its root right after the big part, then its 10 members.
         small_root_pos = n_big
         rows = []
@@ -474,11 +482,24 @@ def add_orders(
         if not sellers:
             raise ValueError("no distributor has two uplines: seed distributors first")
         p = {
-            "o0": o0, "ol0": ol0, "c0": c0, "t0": t_0, "u0": u0, "m": orders, "c": c,
-            "L": lines_per_order, "E": sellers, "S": shoppers, "from": t_from, "step": step,
-            "products": products, "np": len(products), "expense": expense,
-            "complete": COMPLETE_AFTER, "freeze": FREEZE,
-        }  # fmt: skip
+            "o0": o0,
+            "ol0": ol0,
+            "c0": c0,
+            "t0": t_0,
+            "u0": u0,
+            "m": orders,
+            "c": c,
+            "L": lines_per_order,
+            "E": sellers,
+            "S": shoppers,
+            "from": t_from,
+            "step": step,
+            "products": products,
+            "np": len(products),
+            "expense": expense,
+            "complete": COMPLETE_AFTER,
+            "freeze": FREEZE,
+        }
         # Orders: a pseudo-random seller (multiplicative hash of j), its chain, a shopper.
         conn.execute(
             """
@@ -718,14 +739,18 @@ def self_check(url: str, app, result: SeedResult) -> bool:
         t0 = time.perf_counter()
         mismatches = team_counts_check()
         seconds = time.perf_counter() - t0
-        print(f"team counts check:  {len(mismatches)} mismatches ({seconds:.1f}s)  "
-              f"{'PASS' if not mismatches else 'FAIL'}")  # fmt: skip
+        print(
+            f"team counts check:  {len(mismatches)} mismatches ({seconds:.1f}s)  "
+            f"{'PASS' if not mismatches else 'FAIL'}"
+        )
         ok &= not mismatches
         t0 = time.perf_counter()
         report = reconcile()
-        print(f"ledger reconcile:   {report.lines()[-1]} ({report.accounts} accounts, "
-              f"{report.transactions} transactions, {time.perf_counter() - t0:.1f}s)  "
-              f"{'PASS' if report.ok else 'FAIL'}")  # fmt: skip
+        print(
+            f"ledger reconcile:   {report.lines()[-1]} ({report.accounts} accounts, "
+            f"{report.transactions} transactions, {time.perf_counter() - t0:.1f}s)  "
+            f"{'PASS' if report.ok else 'FAIL'}"
+        )
         ok &= report.ok
         for name, did, expected in (
             ("big root", result.big_root_id, result.big_team),
@@ -736,18 +761,23 @@ def self_check(url: str, app, result: SeedResult) -> bool:
             d = db.session.get(Distributor, did)
             got = (d.team_l1_count, d.team_l2_count, d.team_l3_count)
             good = got == expected and d.upline_id is None
-            print(f"{name:<11} id {did:>9}: team {got} (expected {expected})  "
-                  f"{'PASS' if good else 'FAIL'}")  # fmt: skip
+            print(
+                f"{name:<11} id {did:>9}: team {got} (expected {expected})  "
+                f"{'PASS' if good else 'FAIL'}"
+            )
             ok &= good
         leaf = db.session.get(Distributor, result.leaf_id)
         good = leaf.ancestor2_id is not None
-        print(f"leaf        id {result.leaf_id:>9}: chain {leaf.ancestor_ids}  "
-              f"{'PASS' if good else 'FAIL'}")  # fmt: skip
+        print(
+            f"leaf        id {result.leaf_id:>9}: chain {leaf.ancestor_ids}  "
+            f"{'PASS' if good else 'FAIL'}"
+        )
         ok &= good
         pending = db.session.scalar(
-            db.text("SELECT COUNT(*) FROM commissions WHERE status = 'pending' "
-                    "AND matures_at <= now()")
-        )  # fmt: skip
+            db.text(
+                "SELECT COUNT(*) FROM commissions WHERE status = 'pending' AND matures_at <= now()"
+            )
+        )
         good = pending == result.orders.commissions
         print(f"matured pending commissions: {pending}  {'PASS' if good else 'FAIL'}")
         ok &= good
@@ -769,9 +799,13 @@ def main(argv: list[str] | None = None) -> int:
     def run(url: str, app) -> bool:
         t0 = time.perf_counter()
         result = seed(
-            url, args.distributors, orders, args.commissions_per_order,
-            big_team_root=not args.forest, verbose=True,
-        )  # fmt: skip
+            url,
+            args.distributors,
+            orders,
+            args.commissions_per_order,
+            big_team_root=not args.forest,
+            verbose=True,
+        )
         total = time.perf_counter() - t0
         print(
             f"seeded {result.distributors:,} distributors (branching {result.branching}) and "
@@ -779,9 +813,11 @@ def main(argv: list[str] | None = None) -> int:
             f"in {total:.1f}s  ({result.distributors / result.seconds['distributors']:,.0f} "
             f"distributors/s for the distributor rows)"
         )
-        print(f"big root {result.big_root_id} team {result.big_team}; small root "
-              f"{result.small_root_id} team {result.small_team}; "
-              f"leaf {result.leaf_id}")  # fmt: skip
+        print(
+            f"big root {result.big_root_id} team {result.big_team}; small root "
+            f"{result.small_root_id} team {result.small_team}; "
+            f"leaf {result.leaf_id}"
+        )
         if args.no_check or app is None:
             return True
         return self_check(url, app, result)
@@ -792,8 +828,9 @@ def main(argv: list[str] | None = None) -> int:
             from web import create_app
 
             tmp = tempfile.mkdtemp(prefix="fx-seed-")
-            app = create_app({"FENXIAO_MODE": "test", "DATABASE_URL": args.url,
-                              "INSTANCE_PATH": tmp})  # fmt: skip
+            app = create_app(
+                {"FENXIAO_MODE": "test", "DATABASE_URL": args.url, "INSTANCE_PATH": tmp}
+            )
         ok = run(args.url, app)
     else:
         with bench_database("fx-seed-") as env:

@@ -103,11 +103,17 @@ def run(app, ids: dict[str, int], expected: dict[str, tuple], calls: int) -> boo
             continue
         for size in ids:
             checks.append(
-                (f"{fname} {size}: median {medians[size] * 1e3:.3f} ms <= {GOAL_MEDIAN_MS} ms",
-                 medians[size] * 1e3 <= GOAL_MEDIAN_MS)
-            )  # fmt: skip
-        checks.append((f"{fname}: large within {GOAL_RATIO:.0f}x of small ({ratio:.2f}x)",
-                       ratio <= GOAL_RATIO))  # fmt: skip
+                (
+                    f"{fname} {size}: median {medians[size] * 1e3:.3f} ms <= {GOAL_MEDIAN_MS} ms",
+                    medians[size] * 1e3 <= GOAL_MEDIAN_MS,
+                )
+            )
+        checks.append(
+            (
+                f"{fname}: large within {GOAL_RATIO:.0f}x of small ({ratio:.2f}x)",
+                ratio <= GOAL_RATIO,
+            )
+        )
 
     # The answers are real: the seeded team counts, newest members, month sums from real rows.
     for size in ids:
@@ -121,9 +127,12 @@ def run(app, ids: dict[str, int], expected: dict[str, tuple], calls: int) -> boo
             and earned.today_fen > 0
         )
         checks.append(
-            (f"{size} answers: counts {tuple(got.level_counts)}, {len(got.newest)} newest, "
-             f"month earned {earned.month_fen} fen, today {earned.today_fen} fen", good)
-        )  # fmt: skip
+            (
+                f"{size} answers: counts {tuple(got.level_counts)}, {len(got.newest)} newest, "
+                f"month earned {earned.month_fen} fen, today {earned.today_fen} fen",
+                good,
+            )
+        )
     for text, ok in checks:
         print(f"{verdict(ok)}  {text}")
     return all(ok for _text, ok in checks)

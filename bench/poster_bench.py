@@ -71,9 +71,14 @@ def cache_hits(n: int) -> list[float]:
 
     folder = Path(tempfile.mkdtemp(prefix="fx-poster-bench-"))
     redis_server = EmbeddedRedis(folder / "redis").start()
-    app = create_app({"FENXIAO_MODE": "test", "INSTANCE_PATH": str(folder),
-                      "DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
-                      "REDIS_URL": redis_server.url})  # fmt: skip
+    app = create_app(
+        {
+            "FENXIAO_MODE": "test",
+            "INSTANCE_PATH": str(folder),
+            "DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
+            "REDIS_URL": redis_server.url,
+        }
+    )
     try:
         with app.app_context():
             upgrade()

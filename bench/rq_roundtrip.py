@@ -51,8 +51,11 @@ def main() -> None:
     env = {**os.environ, **{k: str(v) for k, v in config.items()}}
     worker = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "web", "worker", "--queues", "high"],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         with app.app_context():
             run(get_redis(), get_queue("high"))
@@ -110,8 +113,10 @@ def run(redis, queue) -> None:
         f"p95 {percentile(trips, 0.95) * 1e3:7.3f} ms   (n={ROUND_TRIPS}, 1 worker process)"
     )
     print(f"ratio job/PING            {trip_median / ping_median:7.1f}x")
-    print(f"burst throughput          {BURST / burst_seconds:7.0f} jobs/s "
-          f"({BURST} jobs, 1 worker process)")  # fmt: skip
+    print(
+        f"burst throughput          {BURST / burst_seconds:7.0f} jobs/s "
+        f"({BURST} jobs, 1 worker process)"
+    )
 
 
 if __name__ == "__main__":

@@ -95,10 +95,14 @@ def run(env, sample_count: int, main_count: int, cutoff, args) -> bool:
     naive_rate = naive / naive_s
     set_rate = settled / set_s
     ratio = set_rate / naive_rate
-    print(f"naive ORM per-row loop          {naive:>9,} rows   {naive_s:7.2f} s "
-          f"{naive_rate:>9,.0f} rows/s   (baseline)")  # fmt: skip
-    print(f"settle_matured (batch {batch:>6,}, {workers} connections) {settled:>9,} lines  "
-          f"{set_s:7.2f} s {set_rate:>9,.0f} lines/s")  # fmt: skip
+    print(
+        f"naive ORM per-row loop          {naive:>9,} rows   {naive_s:7.2f} s "
+        f"{naive_rate:>9,.0f} rows/s   (baseline)"
+    )
+    print(
+        f"settle_matured (batch {batch:>6,}, {workers} connections) {settled:>9,} lines  "
+        f"{set_s:7.2f} s {set_rate:>9,.0f} lines/s"
+    )
     print(f"ratio set-based/naive           {ratio:9.1f}x")
 
     with env.app.app_context():
@@ -108,16 +112,26 @@ def run(env, sample_count: int, main_count: int, cutoff, args) -> bool:
         db.session.remove()
 
     checks = [
-        (f"throughput >= {GOAL_LINES_PER_S:,} lines/s: {set_rate:,.0f}",
-         set_rate >= GOAL_LINES_PER_S),
+        (
+            f"throughput >= {GOAL_LINES_PER_S:,} lines/s: {set_rate:,.0f}",
+            set_rate >= GOAL_LINES_PER_S,
+        ),
         (f"ratio >= {GOAL_RATIO}x the naive loop: {ratio:.1f}x", ratio >= GOAL_RATIO),
-        (f"all settled: naive {naive:,}/{sample_count:,}, set-based {settled:,}/{main_count:,}",
-         naive == sample_count and settled == main_count),
-        (f"re-run with nothing due < {GOAL_IDLE_S:.0f} s: {idle_s * 1e3:.1f} ms "
-         f"({again} settled)", idle_s < GOAL_IDLE_S and again == 0),
-        (f"reconcile().ok after settlement: {report.ok} ({reconcile_s:.1f} s, "
-         f"{report.accounts:,} accounts, {report.transactions:,} transactions)", report.ok),
-    ]  # fmt: skip
+        (
+            f"all settled: naive {naive:,}/{sample_count:,}, set-based {settled:,}/{main_count:,}",
+            naive == sample_count and settled == main_count,
+        ),
+        (
+            f"re-run with nothing due < {GOAL_IDLE_S:.0f} s: {idle_s * 1e3:.1f} ms "
+            f"({again} settled)",
+            idle_s < GOAL_IDLE_S and again == 0,
+        ),
+        (
+            f"reconcile().ok after settlement: {report.ok} ({reconcile_s:.1f} s, "
+            f"{report.accounts:,} accounts, {report.transactions:,} transactions)",
+            report.ok,
+        ),
+    ]
     for text, ok in checks:
         print(f"{verdict(ok)}  {text}")
     if not report.ok:

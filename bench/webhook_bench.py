@@ -95,8 +95,12 @@ def plain_line(openid: str, content: str) -> str:
     and nonce only, so the body needs no signature of its own."""
     msgid, timestamp = next(_msgids), str(int(time.time()))
     nonce = f"n{msgid}"
-    query = {"signature": sha1_signature(TOKEN, timestamp, nonce), "timestamp": timestamp,
-             "nonce": nonce, "openid": openid}  # fmt: skip
+    query = {
+        "signature": sha1_signature(TOKEN, timestamp, nonce),
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "openid": openid,
+    }
     xml = text_xml(openid, content, msgid=msgid, at=int(timestamp))
     return "/wechat?" + urlencode(query) + "\t" + xml
 
@@ -107,10 +111,13 @@ def safe_line(openid: str, content: str) -> str:
     nonce = f"n{msgid}"
     encrypted = encrypt(text_xml(openid, content, msgid=msgid, at=int(timestamp)))
     query = {
-        "signature": sha1_signature(TOKEN, timestamp, nonce), "timestamp": timestamp,
-        "nonce": nonce, "openid": openid, "encrypt_type": "aes",
+        "signature": sha1_signature(TOKEN, timestamp, nonce),
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "openid": openid,
+        "encrypt_type": "aes",
         "msg_signature": sha1_signature(TOKEN, timestamp, nonce, encrypted),
-    }  # fmt: skip
+    }
     body = (
         f"<xml><ToUserName><![CDATA[{OFFICIAL}]]></ToUserName>"
         f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
@@ -157,8 +164,9 @@ def sample_reply(url: str, safe: bool, openid: str) -> str:
     fields = dict(re.findall(r"<(\w+)><!\[CDATA\[(.*?)\]\]></\1>", text))
     fields.update(re.findall(r"<(\w+)>(\d+)</\1>", text))
     encrypted = fields.get("Encrypt", "")
-    expected = sha1_signature(TOKEN, fields.get("TimeStamp", ""), fields.get("Nonce", ""),
-                              encrypted)  # fmt: skip
+    expected = sha1_signature(
+        TOKEN, fields.get("TimeStamp", ""), fields.get("Nonce", ""), encrypted
+    )
     if not encrypted or fields.get("MsgSignature") != expected:
         raise BenchError(f"sample request: a safe-mode reply not properly signed: {text[:300]}")
     xml, appid = decrypt(encrypted)
@@ -182,10 +190,21 @@ class Gunicorn:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         argv = [
-            sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
-            "--workers", "2", "--worker-class", args.worker_class,
-            "--log-level", "warning", "--backlog", "2048", *extra,
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            "2",
+            "--worker-class",
+            args.worker_class,
+            "--log-level",
+            "warning",
+            "--backlog",
+            "2048",
+            *extra,
+        ]
         if args.worker_class == "gthread":
             argv += ["--threads", str(args.threads)]
         self.log = log
@@ -283,10 +302,23 @@ class Segment:
 def run_wrk(target: Target, directory: Path, seconds: float, ctx: Context) -> Segment:
     args = ctx.args
     argv = [
-        ctx.wrk, "-t", str(args.wrk_threads), "-c", str(args.clients), "-d", f"{seconds:.0f}s",
-        "--timeout", "10s", "--latency", "-s", str(LUA), f"{target.server.url}/wechat", "--",
-        str(directory), target.wrk_expect,
-    ]  # fmt: skip
+        ctx.wrk,
+        "-t",
+        str(args.wrk_threads),
+        "-c",
+        str(args.clients),
+        "-d",
+        f"{seconds:.0f}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(LUA),
+        f"{target.server.url}/wechat",
+        "--",
+        str(directory),
+        target.wrk_expect,
+    ]
     meter = CpuMeter({"gunicorn": [target.server.proc.pid], **ctx.meter_groups})
     rusage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu0, busy0 = meter.sample(), machine_busy_seconds()
@@ -305,9 +337,15 @@ def run_wrk(target: Target, directory: Path, seconds: float, ctx: Context) -> Se
     cpu["wrk"] = (rusage1.ru_utime + rusage1.ru_stime) - (rusage0.ru_utime + rusage0.ru_stime)
     cpu["other"] = max(0.0, (busy1 - busy0) - sum(cpu.values()))
     return Segment(
-        int(r["requests"]), r["duration_us"] / 1e6, r["p50"] / 1e3, r["p90"] / 1e3,
-        r["p99"] / 1e3, r["max"] / 1e3, cpu, r,
-    )  # fmt: skip
+        int(r["requests"]),
+        r["duration_us"] / 1e6,
+        r["p50"] / 1e3,
+        r["p90"] / 1e3,
+        r["p99"] / 1e3,
+        r["max"] / 1e3,
+        cpu,
+        r,
+    )
 
 
 def check_clean(name: str, r: dict, distinct: bool) -> None:
@@ -318,8 +356,10 @@ def check_clean(name: str, r: dict, distinct: bool) -> None:
     if errors:
         problems.append(f"socket/HTTP errors {errors}")
     if r["bad_status"] or r["bad_body"]:
-        problems.append(f"{int(r['bad_status'])} non-200 and {int(r['bad_body'])} wrong answers "
-                        f"(first: {r['first_bad']!r})")  # fmt: skip
+        problems.append(
+            f"{int(r['bad_status'])} non-200 and {int(r['bad_body'])} wrong answers "
+            f"(first: {r['first_bad']!r})"
+        )
     if distinct and r["wraps"]:
         problems.append("ran out of pre-generated requests and repeated MsgIds (raise --margin)")
     if problems:
@@ -368,14 +408,18 @@ def drive(target: Target, seconds: float, ctx: Context, measured: bool) -> Segme
         time.sleep(0.3)
         handled = target.redis.dbsize() - keys0
         if handled < segment.raw["responses"]:
-            raise BenchError(f"{what}: {int(segment.raw['responses'])} answers but only "
-                             f"{handled} messages handled")  # fmt: skip
+            raise BenchError(
+                f"{what}: {int(segment.raw['responses'])} answers but only "
+                f"{handled} messages handled"
+            )
         if target.cold:
             # Each answer read its sender from the database and cached one card.
             cards = sum(1 for _ in target.redis.scan_iter("wechat:card:*", count=1000))
             if cards < segment.raw["responses"]:
-                raise BenchError(f"{what}: {int(segment.raw['responses'])} answers but only "
-                                 f"{cards} read from the database (senders repeated?)")  # fmt: skip
+                raise BenchError(
+                    f"{what}: {int(segment.raw['responses'])} answers but only "
+                    f"{cards} read from the database (senders repeated?)"
+                )
     target.rate = max(target.rate, segment.rps)
     return segment
 
@@ -431,13 +475,18 @@ class Result:
         requests, seconds = sum(x.requests for x in s), sum(x.seconds for x in s)
         cpu = {k: sum(x.cpu[k] for x in s) for k in s[0].cpu}
         return cls(
-            target.name, requests / seconds,
-            statistics.median(x.p50_ms for x in s), statistics.median(x.p90_ms for x in s),
-            statistics.median(x.p99_ms for x in s), max(x.p99_ms for x in s),
-            max(x.max_ms for x in s), requests, seconds,
+            target.name,
+            requests / seconds,
+            statistics.median(x.p50_ms for x in s),
+            statistics.median(x.p90_ms for x in s),
+            statistics.median(x.p99_ms for x in s),
+            max(x.p99_ms for x in s),
+            max(x.max_ms for x in s),
+            requests,
+            seconds,
             {k: v * 1e3 / max(1, requests) for k, v in cpu.items()},
             {k: v / seconds for k, v in cpu.items()},
-        )  # fmt: skip
+        )
 
     def lines(self) -> str:
         per_request = ", ".join(f"{k} {v:.2f}" for k, v in self.cpu_ms.items() if k != "other")
@@ -526,8 +575,11 @@ def ensure_wrk() -> str:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
         print("installing wrk (Debian package) ...", flush=True)
-        quiet = {"env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-                 "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # fmt: skip
+        quiet = {
+            "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            "stdout": subprocess.DEVNULL,
+            "stderr": subprocess.DEVNULL,
+        }
         if subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], **quiet).returncode:
             subprocess.run(["apt-get", "update", "-qq"], **quiet)
             subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], **quiet)
@@ -571,9 +623,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=2.0,
         help="pre-generated requests = best rate so far x seconds x margin",
     )
-    args = parser.parse_args(argv)  # fmt: skip
-    defaults = {"distributors": (20_000, 1_000_000), "warmup": (3.0, 5.0), "rounds": (2, 4),
-                "segment": (4.0, 8.0)}  # fmt: skip
+    args = parser.parse_args(argv)
+    defaults = {
+        "distributors": (20_000, 1_000_000),
+        "warmup": (3.0, 5.0),
+        "rounds": (2, 4),
+        "segment": (4.0, 8.0),
+    }
     for name, (quick, full) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
@@ -608,9 +664,17 @@ def main(argv: list[str] | None = None) -> int:
         import redis as redis_lib
 
         redis_client = redis_lib.Redis.from_url(redis_server.url)
-        ctx = Context(args, wrk, senders, workdir, {
-            "postgres": [postmaster_pid(postgres)], "redis": [redis_server.process.pid],
-        }, pick_probe(url))  # fmt: skip
+        ctx = Context(
+            args,
+            wrk,
+            senders,
+            workdir,
+            {
+                "postgres": [postmaster_pid(postgres)],
+                "redis": [redis_server.process.pid],
+            },
+            pick_probe(url),
+        )
         app_env = {**base_env(), **{k: str(v) for k, v in config.items()}}
         echo_env = {**base_env(), "WECHAT_TOKEN": TOKEN, "WECHAT_APPID": APPID}
         log = workdir / "gunicorn.log"
@@ -618,8 +682,13 @@ def main(argv: list[str] | None = None) -> int:
         for safe in (False, True):
             mode = "safe" if safe else "plain"
             aes = {"WECHAT_AES_KEY": AES_KEY} if safe else {}
-            echo = Gunicorn("webhook_echo:create_app()", {**echo_env, **aes}, args, log,
-                            extra=("--pythonpath", str(BENCH)))  # fmt: skip
+            echo = Gunicorn(
+                "webhook_echo:create_app()",
+                {**echo_env, **aes},
+                args,
+                log,
+                extra=("--pythonpath", str(BENCH)),
+            )
             fenxiao = Gunicorn("web:create_app()", {**app_env, **aes}, args, log)
             servers += [echo, fenxiao]
             targets += [
@@ -632,8 +701,9 @@ def main(argv: list[str] | None = None) -> int:
         cold_redis = redis_lib.Redis.from_url(cold_url)
         cold = Gunicorn("web:create_app()", {**app_env, "REDIS_URL": cold_url}, args, log)
         servers.append(cold)
-        targets.append(Target("fenxiao cold", cold, False, EARNINGS_MARK, redis=cold_redis,
-                              cold=True))  # fmt: skip
+        targets.append(
+            Target("fenxiao cold", cold, False, EARNINGS_MARK, redis=cold_redis, cold=True)
+        )
         measure_all(targets, ctx)
         results = {t.name: Result.of(t) for t in targets}
         for result in results.values():
@@ -662,29 +732,47 @@ def verdict(ok: bool) -> str:
 def report(results: dict[str, Result], samples: dict[str, str], args) -> int:
     echo, plain, safe = results["echo plain"], results["fenxiao plain"], results["fenxiao safe"]
     echo_safe = results["echo safe"]
-    print(f"sample reply to `{COMMAND}` from a distributor with pending commissions (safe mode, "
-          f"decrypted): {samples['fenxiao safe'].replace(chr(10), ' / ')}")  # fmt: skip
+    print(
+        f"sample reply to `{COMMAND}` from a distributor with pending commissions (safe mode, "
+        f"decrypted): {samples['fenxiao safe'].replace(chr(10), ' / ')}"
+    )
     ratio, safe_cost = plain.rps / echo.rps, plain.rps / safe.rps
-    print(f"ratio Fenxiao/echo throughput: plain {ratio:.3f}x, safe {safe.rps / echo_safe.rps:.3f}x"
-          f"   (baseline: the echo)")  # fmt: skip
+    print(
+        f"ratio Fenxiao/echo throughput: plain {ratio:.3f}x, safe {safe.rps / echo_safe.rps:.3f}x"
+        f"   (baseline: the echo)"
+    )
     cold = results["fenxiao cold"]
-    print(f"for comparison, first messages (no sender card: each sender's first in "
-          f"{CARD_TTL // 60} min), plain: {cold.rps:.0f} req/s, {cold.rps / echo.rps:.3f}x "
-          f"the echo, p99 {cold.p99_ms:.1f} ms; the figures above have each sender's card "
-          f"cached")  # fmt: skip
-    print(f"safe-mode cost (plain/safe throughput): Fenxiao {safe_cost:.2f}x, echo "
-          f"{echo.rps / echo_safe.rps:.2f}x; Fenxiao p99 safe/plain "
-          f"{safe.p99_ms / plain.p99_ms:.2f}x")  # fmt: skip
+    print(
+        f"for comparison, first messages (no sender card: each sender's first in "
+        f"{CARD_TTL // 60} min), plain: {cold.rps:.0f} req/s, {cold.rps / echo.rps:.3f}x "
+        f"the echo, p99 {cold.p99_ms:.1f} ms; the figures above have each sender's card "
+        f"cached"
+    )
+    print(
+        f"safe-mode cost (plain/safe throughput): Fenxiao {safe_cost:.2f}x, echo "
+        f"{echo.rps / echo_safe.rps:.2f}x; Fenxiao p99 safe/plain "
+        f"{safe.p99_ms / plain.p99_ms:.2f}x"
+    )
     checks = [
-        (f"Fenxiao plain >= {GOAL_RATIO_ECHO}x the echo's throughput: {ratio:.3f}x",
-         ratio >= GOAL_RATIO_ECHO),
-        (f"p99 <= {GOAL_P99_MS:.0f} ms at {args.clients} clients, Fenxiao plain: "
-         f"{plain.p99_ms:.1f} ms", plain.p99_ms <= GOAL_P99_MS),
-        (f"p99 <= {GOAL_P99_MS:.0f} ms at {args.clients} clients, Fenxiao safe: "
-         f"{safe.p99_ms:.1f} ms", safe.p99_ms <= GOAL_P99_MS),
-        (f"safe within {GOAL_SAFE_COST}x of plain (plain/safe throughput): {safe_cost:.2f}x",
-         safe_cost <= GOAL_SAFE_COST),
-    ]  # fmt: skip
+        (
+            f"Fenxiao plain >= {GOAL_RATIO_ECHO}x the echo's throughput: {ratio:.3f}x",
+            ratio >= GOAL_RATIO_ECHO,
+        ),
+        (
+            f"p99 <= {GOAL_P99_MS:.0f} ms at {args.clients} clients, Fenxiao plain: "
+            f"{plain.p99_ms:.1f} ms",
+            plain.p99_ms <= GOAL_P99_MS,
+        ),
+        (
+            f"p99 <= {GOAL_P99_MS:.0f} ms at {args.clients} clients, Fenxiao safe: "
+            f"{safe.p99_ms:.1f} ms",
+            safe.p99_ms <= GOAL_P99_MS,
+        ),
+        (
+            f"safe within {GOAL_SAFE_COST}x of plain (plain/safe throughput): {safe_cost:.2f}x",
+            safe_cost <= GOAL_SAFE_COST,
+        ),
+    ]
     for text, ok in checks:
         print(f"{verdict(ok)}  {text}")
     return 0 if all(ok for _text, ok in checks) else 1

@@ -131,9 +131,11 @@ def answer_read_only(
     answer = compute()
     try:
         published = _eval(
-            client, _PUBLISH, [_key(key), SEEN_QUEUE],
+            client,
+            _PUBLISH,
+            [_key(key), SEEN_QUEUE],
             [answer.encode(), ANSWER_TTL, seen() or "", WORKING],
-        )  # fmt: skip
+        )
     except (redis.RedisError, OSError) as e:
         raise RedisUnavailable(str(e)) from e
     return published.decode() if isinstance(published, bytes) else str(published)
@@ -164,9 +166,11 @@ def answer_from_card(
     full_key = _key(key)
     try:
         found, value = _eval(
-            client, _READ_CARD, [full_key, card.card_key, card.version_key, SEEN_QUEUE],
+            client,
+            _READ_CARD,
+            [full_key, card.card_key, card.version_key, SEEN_QUEUE],
             [ANSWER_TTL, card.seen, card.today, card.at, WORKING, SNAPSHOT],
-        )  # fmt: skip
+        )
     except (redis.RedisError, OSError) as e:
         raise RedisUnavailable(str(e)) from e
     answer = None
@@ -174,9 +178,11 @@ def answer_from_card(
         answer, fresh = compute()
         try:
             value = _eval(
-                client, _PUBLISH_CARD, [full_key, SEEN_QUEUE, card.card_key, card.version_key],
+                client,
+                _PUBLISH_CARD,
+                [full_key, SEEN_QUEUE, card.card_key, card.version_key],
                 [answer.encode(), ANSWER_TTL, card.seen, WORKING, fresh or "", value, CARD_TTL],
-            )  # fmt: skip
+            )
         except (redis.RedisError, OSError) as e:
             raise RedisUnavailable(str(e)) from e
     if value.startswith(SNAPSHOT):

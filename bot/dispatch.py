@@ -24,9 +24,11 @@ def safe(handler):
             return handler(message)
         except Exception:
             log.exception(
-                "bot handler %s failed for %s (%s)", handler.__name__,
-                getattr(message, "source", "?"), getattr(message, "type", "?"),
-            )  # fmt: skip
+                "bot handler %s failed for %s (%s)",
+                handler.__name__,
+                getattr(message, "source", "?"),
+                getattr(message, "type", "?"),
+            )
             db.session.rollback()
             return messages.error()
 
@@ -66,9 +68,15 @@ def build_robot(token: str) -> WeRoBot:
     robot.scan(safe(handlers.scan))
     robot.unsubscribe(safe(handlers.unsubscribe))
     robot.templatesendjobfinish_event(safe(handlers.template_finished))
-    for register in (robot.image, robot.voice, robot.video, robot.shortvideo, robot.location,
-                     robot.link,
-                     robot.unknown):  # fmt: skip
+    for register in (
+        robot.image,
+        robot.voice,
+        robot.video,
+        robot.shortvideo,
+        robot.location,
+        robot.link,
+        robot.unknown,
+    ):
         register(safe(handlers.unsupported))
     return robot
 

@@ -206,6 +206,11 @@ READ_ONLY_KEYS = ("EARNINGS", "TEAM", "HELP")
 CARD_COMMANDS = ("earnings", "help")
 CARD_KEYS = ("EARNINGS", "HELP")
 MENU_KEYS = {
-    "JOIN": join, "POSTER": poster, "EARNINGS": earnings, "WITHDRAW": withdraw_menu,
-    "TEAM": team, "MATERIAL": material, "HELP": help_,
-}  # fmt: skip
+    "JOIN": join,
+    "POSTER": poster,
+    "EARNINGS": earnings,
+    "WITHDRAW": withdraw_menu,
+    "TEAM": team,
+    "MATERIAL": material,
+    "HELP": help_,
+}

@@ -56,8 +56,9 @@ def unsupported_message() -> str:
 
 def welcome(inviter: str | None) -> str:
     if inviter:
-        return _("欢迎关注！您是由 %(name)s 邀请来的。%(commands)s", name=inviter,
-                 commands=commands())  # fmt: skip
+        return _(
+            "欢迎关注！您是由 %(name)s 邀请来的。%(commands)s", name=inviter, commands=commands()
+        )
     return _("欢迎关注！%(commands)s", commands=commands())
 
 
@@ -82,8 +83,9 @@ def application(status: str, code: str = "", reason: str = "", spend: tuple = ()
         threshold, current = spend
         return _(
             "申请已登记：累计消费满 %(threshold)s 后自动通过，当前 %(current)s。",
-            threshold=yuan(threshold), current=yuan(current),
-        )  # fmt: skip
+            threshold=yuan(threshold),
+            current=yuan(current),
+        )
     return _("申请已提交，等待商家审核，结果会通过消息通知您。")
 
 
@@ -91,10 +93,13 @@ def earnings(e) -> str:
     # One catalogue entry for the whole reply: `收益` is the commonest message, and each
     # gettext call costs a locale look-up.
     figures = {
-        "available": yuan(e.available_fen), "pending": yuan(e.pending_fen),
-        "withdrawn": yuan(e.withdrawn_fen), "held": yuan(e.held_fen),
-        "today": yuan(e.today_fen), "month": yuan(e.month_fen),
-    }  # fmt: skip
+        "available": yuan(e.available_fen),
+        "pending": yuan(e.pending_fen),
+        "withdrawn": yuan(e.withdrawn_fen),
+        "held": yuan(e.held_fen),
+        "today": yuan(e.today_fen),
+        "month": yuan(e.month_fen),
+    }
     if e.held_fen:
         return _(
             "可提现：%(available)s\n待结算：%(pending)s\n已提现：%(withdrawn)s\n"
@@ -111,14 +116,16 @@ def earnings(e) -> str:
 def withdraw_how(available_fen: int, minimum_fen: int) -> str:
     return _(
         "当前可提现 %(available)s。发送「提现 金额」即可，例如「提现 50」，最低 %(minimum)s。",
-        available=yuan(available_fen), minimum=yuan(minimum_fen),
-    )  # fmt: skip
+        available=yuan(available_fen),
+        minimum=yuan(minimum_fen),
+    )
 
 
 def withdraw_requested(amount_fen: int, auto: bool) -> str:
     if auto:
-        return _("提现 %(amount)s 已受理，正在打款到微信零钱，到账后会通知您。",
-                 amount=yuan(amount_fen))  # fmt: skip
+        return _(
+            "提现 %(amount)s 已受理，正在打款到微信零钱，到账后会通知您。", amount=yuan(amount_fen)
+        )
     return _("提现 %(amount)s 已提交，商家审核后打款，结果会通知您。", amount=yuan(amount_fen))
 
 
@@ -134,8 +141,11 @@ def withdraw_refused(code: str, params: dict) -> str:
             "可提现余额不足，当前可提现 %(available)s。", available=yuan(params["available_fen"])
         )
     if code == "over_daily_limit":
-        return _("超过每日提现上限 %(limit)s，今天还可提现 %(left)s。",
-                 limit=yuan(params["limit_fen"]), left=yuan(params["left_fen"]))  # fmt: skip
+        return _(
+            "超过每日提现上限 %(limit)s，今天还可提现 %(left)s。",
+            limit=yuan(params["limit_fen"]),
+            left=yuan(params["left_fen"]),
+        )
     if code == "distributor_not_active":
         return _("您的分销员资格已被暂停，暂时无法提现。")
     if code == "channel_unavailable":
@@ -223,8 +233,9 @@ def poster_already_making() -> str:
 
 
 def poster_no_product(keyword: str) -> str:
-    return _("没有找到与「%(keyword)s」相关的在售商品。发送「海报」可生成邀请海报。",
-             keyword=keyword)  # fmt: skip
+    return _(
+        "没有找到与「%(keyword)s」相关的在售商品。发送「海报」可生成邀请海报。", keyword=keyword
+    )
 
 
 def poster_invitation(kind: str) -> str:
@@ -239,8 +250,11 @@ def poster_caption() -> str:
 
 
 def material_sending(images: int, page_url: str) -> str:
-    return _("最新素材马上发给您：%(images)s 张图片和一段文案，长按即可转发。全部素材：%(url)s",
-             images=images, url=page_url)  # fmt: skip
+    return _(
+        "最新素材马上发给您：%(images)s 张图片和一段文案，长按即可转发。全部素材：%(url)s",
+        images=images,
+        url=page_url,
+    )
 
 
 def material_none() -> str:

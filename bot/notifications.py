@@ -7,10 +7,16 @@ from workers.queues import get_queue
 
 NOTIFY_JOB = "workers.notifications.notify"
 NOTIFIED_KINDS = (
-    "application_approved", "application_rejected", "commission_pending", "commission_settled",
-    "commission_reversed", "withdrawal_paid", "withdrawal_failed", "withdrawal_rejected",
+    "application_approved",
+    "application_rejected",
+    "commission_pending",
+    "commission_settled",
+    "commission_reversed",
+    "withdrawal_paid",
+    "withdrawal_failed",
+    "withdrawal_rejected",
     "tier_upgraded",
-)  # fmt: skip
+)
 
 
 def _enqueue(event) -> None:

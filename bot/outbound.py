@@ -26,8 +26,9 @@ def _claim(dedup_key: str, user: User, channel: str, payload: dict) -> OutboundM
     """Record the send before making it; None when it was already made (or attempted)."""
     user_id, openid = user.id, user.openid
     begin_write()
-    message = OutboundMessage(dedup_key=dedup_key, user_id=user_id, openid=openid,
-                              channel=channel, payload=payload)  # fmt: skip
+    message = OutboundMessage(
+        dedup_key=dedup_key, user_id=user_id, openid=openid, channel=channel, payload=payload
+    )
     db.session.add(message)
     try:
         db.session.commit()

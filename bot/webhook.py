@@ -42,9 +42,11 @@ def _signed() -> bool:
     cfg = current_app.config
     args = request.args
     return signature_ok(
-        cfg["WECHAT_TOKEN"], args.get("signature", ""), args.get("timestamp", ""),
+        cfg["WECHAT_TOKEN"],
+        args.get("signature", ""),
+        args.get("timestamp", ""),
         args.get("nonce", ""),
-    ) and timestamp_fresh(args.get("timestamp", ""), cfg["WECHAT_MAX_CLOCK_SKEW"])  # fmt: skip
+    ) and timestamp_fresh(args.get("timestamp", ""), cfg["WECHAT_MAX_CLOCK_SKEW"])
 
 
 @bp.get("/wechat")
@@ -95,9 +97,11 @@ def _answer(fields: dict, message) -> str:
             return _answer_from_card(robot, fields, message)
         protocol = dedup.answer_read_only if read_only(message) else dedup.answer_once
         return protocol(
-            get_redis(), dedup_key(fields), lambda: reply_xml(robot, message),
+            get_redis(),
+            dedup_key(fields),
+            lambda: reply_xml(robot, message),
             seen=lambda: getattr(message, "fx_seen", None),
-        )  # fmt: skip
+        )
     except dedup.RedisUnavailable:
         # Without de-duplication a retry could act twice, so nothing is done at all.
         log.error("Redis is down: answered 'busy' to %s", fields.get("FromUserName"))
@@ -118,9 +122,12 @@ def _answer_from_card(robot, fields: dict, message) -> str:
         return reply_xml(robot, message, at=at)
 
     read = dedup.CardRead(
-        sender_cards.card_key(openid), sender_cards.version_key(openid),
-        china_day(now()).isoformat(), int(time.time()), users.seen_entry(openid),
-    )  # fmt: skip
+        sender_cards.card_key(openid),
+        sender_cards.version_key(openid),
+        china_day(now()).isoformat(),
+        int(time.time()),
+        users.seen_entry(openid),
+    )
     return dedup.answer_from_card(get_redis(), dedup_key(fields), read, compute, render)
 
 

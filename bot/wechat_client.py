@@ -61,8 +61,14 @@ class _NoSession:
 
 
 class FenxiaoWeChatClient(WeChatClient):
-    def __init__(self, appid: str, secret: str, redis_client: redis.Redis, api_base: str,
-                 timeout: float = 5.0):  # fmt: skip
+    def __init__(
+        self,
+        appid: str,
+        secret: str,
+        redis_client: redis.Redis,
+        api_base: str,
+        timeout: float = 5.0,
+    ):
         super().__init__(appid, secret, session=_NoSession(), timeout=timeout, auto_retry=False)
         self.redis = redis_client
         self.token_key = f"wechat:{appid}:access_token"
@@ -94,9 +100,12 @@ class FenxiaoWeChatClient(WeChatClient):
                 return stored[0]
             result = self._fetch_access_token(
                 url=f"{self.API_BASE_URL}token",
-                params={"grant_type": "client_credential", "appid": self.appid,
-                        "secret": self.secret},
-            )  # fmt: skip
+                params={
+                    "grant_type": "client_credential",
+                    "appid": self.appid,
+                    "secret": self.secret,
+                },
+            )
             expires_in = int(result.get("expires_in", 7200))
             record = {"token": result["access_token"], "expires_at": time.time() + expires_in}
             self.redis.set(self.token_key, json.dumps(record), ex=max(expires_in - 30, 1))
@@ -136,7 +145,9 @@ def wechat_client(app: Flask | None = None) -> FenxiaoWeChatClient:
     client = app.extensions.get(EXTENSION)
     if client is None:
         client = app.extensions[EXTENSION] = FenxiaoWeChatClient(
-            app.config["WECHAT_APPID"], app.config["WECHAT_APPSECRET"], get_redis(app),
+            app.config["WECHAT_APPID"],
+            app.config["WECHAT_APPSECRET"],
+            get_redis(app),
             app.config["WECHAT_API_BASE"],
-        )  # fmt: skip
+        )
     return client

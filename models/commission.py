@@ -172,10 +172,18 @@ def compute_commissions(
             used += amount
             shares.append(
                 Share(
-                    line.line_id, member.distributor_id, level, line.base_fen, source, kind,
-                    value, line.multiplier_bps, amount, rule.version,
+                    line.line_id,
+                    member.distributor_id,
+                    level,
+                    line.base_fen,
+                    source,
+                    kind,
+                    value,
+                    line.multiplier_bps,
+                    amount,
+                    rule.version,
                 )
-            )  # fmt: skip
+            )
     return shares
 
 

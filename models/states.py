@@ -62,7 +62,10 @@ class StatusMixin:
                 session.flush()
             session.add(
                 StatusChange(
-                    entity=self.__tablename__, entity_id=self.id, from_status=current,
-                    to_status=new, note=note,
+                    entity=self.__tablename__,
+                    entity_id=self.id,
+                    from_status=current,
+                    to_status=new,
+                    note=note,
                 )
-            )  # fmt: skip
+            )

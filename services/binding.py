@@ -67,9 +67,13 @@ def _write_binding(user_id: int, distributor_id: int, source: str, expires_at) -
         try:
             with db.session.begin_nested():
                 db.session.add(
-                    Binding(user_id=user_id, distributor_id=distributor_id, source=source,
-                            expires_at=expires_at)
-                )  # fmt: skip
+                    Binding(
+                        user_id=user_id,
+                        distributor_id=distributor_id,
+                        source=source,
+                        expires_at=expires_at,
+                    )
+                )
             return
         except IntegrityError:  # a concurrent first touch won; first touch means it stays
             return

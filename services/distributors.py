@@ -161,9 +161,10 @@ def _activate(distributor: Distributor, at: datetime | None = None) -> None:
         distributor.ancestor2_id = upline.upline_id
         distributor.ancestor3_id = upline.ancestor2_id
         for column, ancestor in zip(
-            ("team_l1_count", "team_l2_count", "team_l3_count"), distributor.ancestor_ids,
+            ("team_l1_count", "team_l2_count", "team_l3_count"),
+            distributor.ancestor_ids,
             strict=False,
-        ):  # fmt: skip
+        ):
             db.session.execute(
                 update(Distributor)
                 .where(Distributor.id == ancestor)
@@ -214,9 +215,13 @@ def team_counts_check(fix: bool = False) -> list[tuple[int, tuple[int, int, int]
             counts.setdefault(ancestor, [0, 0, 0])[level] = n
     mismatches = []
     stored = db.session.execute(
-        select(Distributor.id, Distributor.team_l1_count, Distributor.team_l2_count,
-               Distributor.team_l3_count)
-    )  # fmt: skip
+        select(
+            Distributor.id,
+            Distributor.team_l1_count,
+            Distributor.team_l2_count,
+            Distributor.team_l3_count,
+        )
+    )
     for did, *have in stored:
         actual = tuple(counts.get(did, (0, 0, 0)))
         if tuple(have) != actual:

@@ -90,9 +90,11 @@ class ThreadConnections:
         connection = getattr(self.local, "connection", None)
         if connection is None or connection.closed:
             connection = psycopg.connect(
-                self.dsn, autocommit=True, application_name=APPLICATION_NAME,
+                self.dsn,
+                autocommit=True,
+                application_name=APPLICATION_NAME,
                 client_encoding="utf8",  # the text columns are decoded as UTF-8
-            )  # fmt: skip
+            )
             result = connection.pgconn.prepare(_STATEMENT, SENDER_POSTGRES.encode(), None)
             _check(connection, result, COMMAND_OK)
             self.local.connection = connection
@@ -118,8 +120,21 @@ class ThreadConnections:
 
 _STATEMENT = b"fenxiao_sender"
 # How each column reads from PostgreSQL's text format: ids and fen as int, the rest as text.
-_COLUMNS = (int, bytes.decode, bytes.decode, bytes.decode, int, bytes.decode, bytes.decode,
-            int, int, int, int, int, int)  # fmt: skip
+_COLUMNS = (
+    int,
+    bytes.decode,
+    bytes.decode,
+    bytes.decode,
+    int,
+    bytes.decode,
+    bytes.decode,
+    int,
+    int,
+    int,
+    int,
+    int,
+    int,
+)
 
 
 def _check(connection, result, expected) -> None:

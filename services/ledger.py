@@ -26,10 +26,14 @@ def ensure_accounts(distributor_id: int | None = None) -> None:
     """Create a distributor's (or, with None, the merchant's) accounts if missing."""
     kinds = DISTRIBUTOR_ACCOUNTS if distributor_id is not None else MERCHANT_ACCOUNTS
     rows = [
-        {"key": account_key(k, distributor_id), "distributor_id": distributor_id, "kind": k,
-         "balance_fen": 0}
+        {
+            "key": account_key(k, distributor_id),
+            "distributor_id": distributor_id,
+            "kind": k,
+            "balance_fen": 0,
+        }
         for k in kinds
-    ]  # fmt: skip
+    ]
     db.session.execute(insert_ignore(LedgerAccount.__table__, rows, ["key"]))
 
 
@@ -70,11 +74,15 @@ def post(kind: str, reference: str, legs: Iterable[Leg], never_negative: Iterabl
     db.session.execute(
         insert(LedgerEntry),
         [
-            {"transaction_id": txn_id, "account_id": ids[leg.account_key],
-             "amount_fen": leg.amount_fen, "commission_id": leg.commission_id}
+            {
+                "transaction_id": txn_id,
+                "account_id": ids[leg.account_key],
+                "amount_fen": leg.amount_fen,
+                "commission_id": leg.commission_id,
+            }
             for leg in legs
         ],
-    )  # fmt: skip
+    )
     return txn_id
 
 
@@ -175,5 +183,12 @@ def reconcile() -> ReconcileReport:
     return report
 
 
-__all__ = ["Leg", "ReconcileReport", "balances", "ensure_accounts", "is_postgres", "post",
-           "reconcile"]  # fmt: skip
+__all__ = [
+    "Leg",
+    "ReconcileReport",
+    "balances",
+    "ensure_accounts",
+    "is_postgres",
+    "post",
+    "reconcile",
+]

@@ -85,6 +85,8 @@ def team(distributor_id: int, newest: int = 5) -> Team:
     today = china_day(now())
     params = {"id": distributor_id, "start": today.replace(day=1), "today": today, "n": newest}
     l1, l2, l3, own, team_sales = db.session.execute(_TEAM_HEAD, params).one()
-    members = [TeamMember(i, level, nick or "") for i, level, nick in
-               db.session.execute(_TEAM_NEWEST, params)]  # fmt: skip
+    members = [
+        TeamMember(i, level, nick or "")
+        for i, level, nick in db.session.execute(_TEAM_NEWEST, params)
+    ]
     return Team((l1, l2, l3), members, own, team_sales)

@@ -62,8 +62,12 @@ def image_type(data: bytes, number: int) -> str:
 
 
 # -- the merchant's side ------------------------------------------------------------------------
-def add_material(text: str, images: list[bytes] = (), product_id: int | None = None,
-                 publish_at: datetime | None = None) -> PromoMaterial:  # fmt: skip
+def add_material(
+    text: str,
+    images: list[bytes] = (),
+    product_id: int | None = None,
+    publish_at: datetime | None = None,
+) -> PromoMaterial:
     """Store a material item, published at `publish_at` (now by default)."""
     images = list(images)
     types = check_material(text, images)
@@ -72,12 +76,16 @@ def add_material(text: str, images: list[bytes] = (), product_id: int | None = N
     with unit_of_work():
         if product_id is not None and db.session.get(Product, product_id) is None:
             raise NotFound(f"no product {product_id}", what="product")
-        material = PromoMaterial(text=text.strip(), product_id=product_id,
-                                 publish_at=publish_at or now())  # fmt: skip
+        material = PromoMaterial(
+            text=text.strip(), product_id=product_id, publish_at=publish_at or now()
+        )
         db.session.add(material)
         for position, (data, content_type) in enumerate(zip(images, types, strict=True)):
-            db.session.add(PromoImage(material=material, position=position, data=data,
-                                      content_type=content_type))  # fmt: skip
+            db.session.add(
+                PromoImage(
+                    material=material, position=position, data=data, content_type=content_type
+                )
+            )
     return material
 
 
@@ -127,8 +135,13 @@ def request_material(distributor_id: int) -> MaterialAnswer:
     from workers.queues import HIGH, PendingJob, get_queue
 
     nonce = secrets.token_hex(8)
-    PendingJob(get_queue(HIGH), SEND_JOB, (material_id, subject.user_id, nonce), {},
-               {"job_id": f"material-{nonce}"}).enqueue()  # fmt: skip
+    PendingJob(
+        get_queue(HIGH),
+        SEND_JOB,
+        (material_id, subject.user_id, nonce),
+        {},
+        {"job_id": f"material-{nonce}"},
+    ).enqueue()
     page = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + PAGE_PATH
     return MaterialAnswer("sending", images=images, page_url=page)
 

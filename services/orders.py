@@ -75,9 +75,13 @@ def create_order(
         for product_id, quantity in items:
             product = _take_stock(product_id, quantity)
             lines.append(
-                OrderLine(product_id=product.id, title=product.title,
-                          unit_price_fen=product.price_fen, quantity=quantity)
-            )  # fmt: skip
+                OrderLine(
+                    product_id=product.id,
+                    title=product.title,
+                    unit_price_fen=product.price_fen,
+                    quantity=quantity,
+                )
+            )
         totals = [line.unit_price_fen * line.quantity for line in lines]
         if discount_fen > sum(totals):
             raise OrderError("the discount is larger than the goods", reason="discount")
@@ -85,11 +89,17 @@ def create_order(
             line.discount_fen, line.paid_fen = share, total - share
         buyer, chain = snapshot_chain(user_id, at)
         order = Order(
-            order_no=new_order_no(at), user_id=user_id, goods_fen=sum(totals),
-            discount_fen=discount_fen, shipping_fen=shipping_fen, chain=chain,
-            distributor_id=chain[0] if chain else None, buyer_distributor_id=buyer,
-            lines=lines, created_at=at,
-        )  # fmt: skip
+            order_no=new_order_no(at),
+            user_id=user_id,
+            goods_fen=sum(totals),
+            discount_fen=discount_fen,
+            shipping_fen=shipping_fen,
+            chain=chain,
+            distributor_id=chain[0] if chain else None,
+            buyer_distributor_id=buyer,
+            lines=lines,
+            created_at=at,
+        )
         db.session.add(order)
     return order
 
@@ -172,9 +182,14 @@ def record_payment(
         try:
             with db.session.begin_nested():
                 db.session.add(
-                    Payment(provider=provider, provider_txn_id=provider_txn_id,
-                            order_id=order.id, amount_fen=amount_fen, created_at=at)
-                )  # fmt: skip
+                    Payment(
+                        provider=provider,
+                        provider_txn_id=provider_txn_id,
+                        order_id=order.id,
+                        amount_fen=amount_fen,
+                        created_at=at,
+                    )
+                )
         except IntegrityError:  # a concurrent delivery recorded it first
             return PaymentOutcome(order.id, duplicate=True)
         order.set_status("paid")
@@ -208,11 +223,16 @@ def _create_commissions(order: Order, at: datetime) -> int:
         )
     }
     lines = [
-        Line(line.id, line.product_id, line.quantity, line.paid_fen,
-             products[line.product_id].commission_override,
-             campaign_multiplier(campaigns, line.product_id, at))
+        Line(
+            line.id,
+            line.product_id,
+            line.quantity,
+            line.paid_fen,
+            products[line.product_id].commission_override,
+            campaign_multiplier(campaigns, line.product_id, at),
+        )
         for line in order.lines
-    ]  # fmt: skip
+    ]
     shares = compute_commissions(
         lines, _beneficiaries(order.chain), rule, order.buyer_distributor_id
     )
@@ -221,13 +241,21 @@ def _create_commissions(order: Order, at: datetime) -> int:
         return 0
     commissions = [
         Commission(
-            order_id=order.id, order_line_id=s.line_id, beneficiary_id=s.beneficiary_id,
-            level=s.level, base_fen=s.base_fen, rate_source=s.rate_source,
-            rate_kind=s.rate_kind, rate_value=s.rate_value, multiplier_bps=s.multiplier_bps,
-            rule_version=s.rule_version, amount_fen=s.amount_fen, created_at=at,
+            order_id=order.id,
+            order_line_id=s.line_id,
+            beneficiary_id=s.beneficiary_id,
+            level=s.level,
+            base_fen=s.base_fen,
+            rate_source=s.rate_source,
+            rate_kind=s.rate_kind,
+            rate_value=s.rate_value,
+            multiplier_bps=s.multiplier_bps,
+            rule_version=s.rule_version,
+            amount_fen=s.amount_fen,
+            created_at=at,
         )
         for s in shares
-    ]  # fmt: skip
+    ]
     db.session.add_all(commissions)
     db.session.flush()
     ensure_accounts(None)
@@ -293,11 +321,14 @@ def complete_order(order_id: int, at: datetime | None = None) -> Order:
         for version in versions:
             db.session.execute(
                 update(Commission)
-                .where(Commission.order_id == order.id, Commission.rule_version == version,
-                       Commission.status == "pending")
+                .where(
+                    Commission.order_id == order.id,
+                    Commission.rule_version == version,
+                    Commission.status == "pending",
+                )
                 .values(matures_at=at + timedelta(days=rule_version(version).freeze_days)),
                 execution_options={"synchronize_session": False},
-            )  # fmt: skip
+            )
         _queue_for_settlement(order.id)
         _count_completed_sales(order, order.goods_fen - order.discount_fen - order.refunded_fen)
         _approve_by_spend(order.user_id)
@@ -379,9 +410,14 @@ def refund_order(
             line.refunded_fen += per_line.get(line.id, 0)
         total = sum(per_line.values())
         order.refunded_fen += total
-        refund = Refund(refund_no=refund_no, order_id=order.id, amount_fen=total,
-                        lines={str(k): v for k, v in per_line.items()}, reason=reason[:200],
-                        created_at=at)  # fmt: skip
+        refund = Refund(
+            refund_no=refund_no,
+            order_id=order.id,
+            amount_fen=total,
+            lines={str(k): v for k, v in per_line.items()},
+            reason=reason[:200],
+            created_at=at,
+        )
         db.session.add(refund)
         db.session.flush()
         _reverse_commissions(order, per_line, refund, at)

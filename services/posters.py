@@ -107,16 +107,26 @@ class Subject:
 
 def load_subject(distributor_id: int, product_id: int | None = None) -> Subject | None:
     row = db.session.execute(
-        select(Distributor, User).join(User, User.id == Distributor.user_id)
+        select(Distributor, User)
+        .join(User, User.id == Distributor.user_id)
         .where(Distributor.id == distributor_id)
-    ).first()  # fmt: skip
+    ).first()
     if row is None:
         return None
     d, user = row
     product = db.session.get(Product, product_id) if product_id is not None else None
     reason = (d.frozen_reason if d.status == "frozen" else d.reject_reason) or ""
-    return Subject(d.id, d.status, d.code, reason, user.id, user.openid, user.nickname or "",
-                   user.avatar_url, product)  # fmt: skip
+    return Subject(
+        d.id,
+        d.status,
+        d.code,
+        reason,
+        user.id,
+        user.openid,
+        user.nickname or "",
+        user.avatar_url,
+        product,
+    )
 
 
 def find_product(keyword: str) -> Product | None:
@@ -142,9 +152,14 @@ def template_version() -> int | None:
 def current_key(subject: Subject, version: int, qr_url: str) -> PosterKey:
     product = subject.product
     qr = qr_url if product is None else product_link(base_url(), product.id, subject.code)
-    return PosterKey(subject.distributor_id, product.id if product else None, version, qr,
-                     avatar_version(subject.nickname, subject.avatar_url),
-                     product_version(product))  # fmt: skip
+    return PosterKey(
+        subject.distributor_id,
+        product.id if product else None,
+        version,
+        qr,
+        avatar_version(subject.nickname, subject.avatar_url),
+        product_version(product),
+    )
 
 
 def base_url() -> str:
@@ -228,8 +243,9 @@ def enqueue_poster(distributor_id: int, product_id: int | None, send: bool) -> b
     from workers.queues import HIGH, PendingJob, get_queue
 
     nonce = secrets.token_hex(8)
-    if not get_redis().set(_pending_key(distributor_id, product_id), nonce, nx=True,
-                           ex=PENDING_SECONDS):  # fmt: skip
+    if not get_redis().set(
+        _pending_key(distributor_id, product_id), nonce, nx=True, ex=PENDING_SECONDS
+    ):
         return False
     job_args = (distributor_id, product_id, nonce if send else None)
     try:
@@ -258,10 +274,12 @@ def active_template_row() -> PosterTemplate:
     definition = default_template().to_dict()
     with unit_of_work():
         db.session.execute(
-            insert_ignore(PosterTemplate.__table__,
-                          [{"version": 1, "definition": definition, "note": "default",
-                            "created_at": now()}], ["version"])
-        )  # fmt: skip
+            insert_ignore(
+                PosterTemplate.__table__,
+                [{"version": 1, "definition": definition, "note": "default", "created_at": now()}],
+                ["version"],
+            )
+        )
     return db.session.scalar(
         select(PosterTemplate).order_by(PosterTemplate.version.desc()).limit(1)
     )
@@ -327,9 +345,12 @@ def renew_invite_qr(distributor_id: int, code: str) -> InviteQrCode:
 
     scene = invite_scene(code)
     answer = wechat_client().qrcode.create(
-        {"expire_seconds": INVITE_QR_SECONDS, "action_name": "QR_STR_SCENE",
-         "action_info": {"scene": {"scene_str": scene}}}
-    )  # fmt: skip
+        {
+            "expire_seconds": INVITE_QR_SECONDS,
+            "action_name": "QR_STR_SCENE",
+            "action_info": {"scene": {"scene_str": scene}},
+        }
+    )
     expires_at = now() + timedelta(seconds=int(answer.get("expire_seconds", INVITE_QR_SECONDS)))
     with unit_of_work():
         row = db.session.get(InviteQrCode, distributor_id)
@@ -350,8 +371,9 @@ class ReadyPoster:
     user_id: int
 
 
-def ensure_poster(distributor_id: int, product_id: int | None,
-                  upload: bool = True) -> ReadyPoster | None:  # fmt: skip
+def ensure_poster(
+    distributor_id: int, product_id: int | None, upload: bool = True
+) -> ReadyPoster | None:
     """The poster for the current key, rendered at most once, and (with `upload`) uploaded while
     its media_id is missing or expiring. None when the distributor is not active (or the product
     is gone)."""
@@ -365,8 +387,9 @@ def ensure_poster(distributor_id: int, product_id: int | None,
     template = active_template_row()
     qr_url = "" if product_id is not None else invite_qr_url(distributor_id, subject.code)
     key = current_key(subject, template.version, qr_url)
-    with get_redis().lock(f"poster:render:{key.digest}", timeout=LOCK_SECONDS,
-                          blocking_timeout=LOCK_SECONDS):  # fmt: skip
+    with get_redis().lock(
+        f"poster:render:{key.digest}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS
+    ):
         db.session.rollback()  # see what the previous holder committed
         poster = db.session.scalar(select(Poster).where(Poster.cache_key == key.digest))
         image = None  # the JPEG (a deferred column) is read only when it must be uploaded
@@ -403,10 +426,15 @@ def store_render(key: PosterKey, image: bytes) -> Poster:
     with unit_of_work():
         poster = db.session.scalar(select(Poster).where(Poster.cache_key == key.digest))
         if poster is None:
-            poster = Poster(cache_key=key.digest, distributor_id=key.distributor_id,
-                            product_id=key.product_id, template_version=key.template_version,
-                            qr_content=key.qr_content, avatar_version=key.avatar_version,
-                            renders=0)  # fmt: skip
+            poster = Poster(
+                cache_key=key.digest,
+                distributor_id=key.distributor_id,
+                product_id=key.product_id,
+                template_version=key.template_version,
+                qr_content=key.qr_content,
+                avatar_version=key.avatar_version,
+                renders=0,
+            )
             db.session.add(poster)
         poster.image, poster.image_size = image, len(image)
         poster.renders += 1

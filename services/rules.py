@@ -38,11 +38,17 @@ def publish_rule_set(
         rule = Rule(version, levels, tuple(rates_bps), max_share_bps, self_purchase, freeze_days)
         db.session.add(
             RuleSet(
-                version=version, levels=levels, l1_bps=rates_bps[0], l2_bps=rates_bps[1],
-                l3_bps=rates_bps[2], max_share_bps=max_share_bps, self_purchase=self_purchase,
-                freeze_days=freeze_days, note=note,
+                version=version,
+                levels=levels,
+                l1_bps=rates_bps[0],
+                l2_bps=rates_bps[1],
+                l3_bps=rates_bps[2],
+                max_share_bps=max_share_bps,
+                self_purchase=self_purchase,
+                freeze_days=freeze_days,
+                note=note,
             )
-        )  # fmt: skip
+        )
     return rule
 
 

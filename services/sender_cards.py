@@ -94,8 +94,17 @@ def warm(openid: str, client: redis.Redis | None = None) -> bool:
         if row is None:
             return False
         card = encode(day, tuple(row))
-        return bool(client.eval(_CACHE_IF_UNCHANGED, 2, card_key(openid), version_key(openid),
-                                card, version, CARD_TTL))  # fmt: skip
+        return bool(
+            client.eval(
+                _CACHE_IF_UNCHANGED,
+                2,
+                card_key(openid),
+                version_key(openid),
+                card,
+                version,
+                CARD_TTL,
+            )
+        )
     except (redis.RedisError, OSError, SQLAlchemyError, psycopg.Error) as e:
         log.warning("could not warm the sender card of %s: %s", openid, e)
         return False
@@ -119,8 +128,11 @@ def _touched(session) -> dict[str, set]:
     session = session if session is not None else db.session()
     touched = session.info.get(_TOUCHED)
     if touched is None:
-        touched = session.info[_TOUCHED] = {"users": set(), "distributors": set(),
-                                            "accounts": set()}  # fmt: skip
+        touched = session.info[_TOUCHED] = {
+            "users": set(),
+            "distributors": set(),
+            "accounts": set(),
+        }
     return touched
 
 
@@ -228,8 +240,12 @@ def invalidate(openids: Iterable[str], client: redis.Redis | None = None) -> Non
             client.eval(_INVALIDATE, len(keys), *keys, VERSION_TTL)
     except (redis.RedisError, OSError) as e:
         # The commit stands; these cards may be stale until they expire (CARD_TTL).
-        log.error("could not invalidate %d sender card(s) (stale for up to %d s): %s",
-                  len(openids), CARD_TTL, e)  # fmt: skip
+        log.error(
+            "could not invalidate %d sender card(s) (stale for up to %d s): %s",
+            len(openids),
+            CARD_TTL,
+            e,
+        )
 
 
 def _chunks(items: list, size: int = 1000):

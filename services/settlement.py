@@ -298,9 +298,11 @@ _PG_EVENTS = text(
 def _write_batch_portable(txn_id, account_ids, amounts, events, at) -> None:
     db.session.execute(
         insert(LedgerEntry),
-        [{"transaction_id": txn_id, "account_id": a, "amount_fen": f, "created_at": at}
-         for a, f in zip(account_ids, amounts, strict=True)],
-    )  # fmt: skip
+        [
+            {"transaction_id": txn_id, "account_id": a, "amount_fen": f, "created_at": at}
+            for a, f in zip(account_ids, amounts, strict=True)
+        ],
+    )
     table = LedgerAccount.__table__
     db.session.execute(
         update(table)
@@ -310,10 +312,16 @@ def _write_batch_portable(txn_id, account_ids, amounts, events, at) -> None:
     )
     db.session.execute(
         insert(DomainEvent),
-        [{"kind": COMMISSION_SETTLED, "distributor_id": d,
-          "payload": {"amount_fen": fen, "count": count}, "created_at": at}
-         for d, fen, count in events],
-    )  # fmt: skip
+        [
+            {
+                "kind": COMMISSION_SETTLED,
+                "distributor_id": d,
+                "payload": {"amount_fen": fen, "count": count},
+                "created_at": at,
+            }
+            for d, fen, count in events
+        ],
+    )
 
 
 def _lock_accounts(distributor_ids: list[int]) -> dict[tuple[int, str], int]:

@@ -15,10 +15,11 @@ from services.events import record_event
 
 def tier_rules() -> list[TierRule]:
     return [
-        TierRule(t.id, t.rank, t.min_own_sales_fen, t.min_team_sales_fen, t.min_direct_team,
-                 t.match)
+        TierRule(
+            t.id, t.rank, t.min_own_sales_fen, t.min_team_sales_fen, t.min_direct_team, t.match
+        )
         for t in db.session.scalars(select(Tier))
-    ]  # fmt: skip
+    ]
 
 
 def check_upgrades(distributor_ids: Iterable[int]) -> list[tuple[int, int]]:
@@ -34,9 +35,12 @@ def check_upgrades(distributor_ids: Iterable[int]) -> list[tuple[int, int]]:
             for_update(select(Distributor).where(Distributor.id.in_(ids)).order_by(Distributor.id))
         ):
             best = earned_tier(
-                rules, ranks.get(d.tier_id, -1), d.own_completed_sales_fen,
-                d.team_completed_sales_fen, d.team_l1_count,
-            )  # fmt: skip
+                rules,
+                ranks.get(d.tier_id, -1),
+                d.own_completed_sales_fen,
+                d.team_completed_sales_fen,
+                d.team_l1_count,
+            )
             if best is not None:
                 d.tier_id = best.tier_id
                 upgraded.append((d.id, best.tier_id))

@@ -12,14 +12,18 @@ from models.posters import SHARE_KINDS
 from services.common import unit_of_work
 
 
-def record_share(distributor_id: int, kind: str, user_id: int | None = None,
-                 product_id: int | None = None) -> None:  # fmt: skip
+def record_share(
+    distributor_id: int, kind: str, user_id: int | None = None, product_id: int | None = None
+) -> None:
     """One scan ("subscribe" / "scan") or shop-link visit ("visit")."""
     if kind not in SHARE_KINDS:
         raise ValueError(f"share kind must be one of {SHARE_KINDS}, not {kind!r}")
     with unit_of_work():
-        db.session.add(ShareEvent(distributor_id=distributor_id, kind=kind, user_id=user_id,
-                                  product_id=product_id))  # fmt: skip
+        db.session.add(
+            ShareEvent(
+                distributor_id=distributor_id, kind=kind, user_id=user_id, product_id=product_id
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -34,11 +38,15 @@ class ShareCount:
 def share_counts(distributor_id: int | None = None) -> list[ShareCount]:
     """Counts per distributor, product and kind (one indexed GROUP BY)."""
     stmt = select(
-        ShareEvent.distributor_id, ShareEvent.product_id, ShareEvent.kind, func.count(),
+        ShareEvent.distributor_id,
+        ShareEvent.product_id,
+        ShareEvent.kind,
+        func.count(),
         func.count(ShareEvent.user_id.distinct()),
-    ).group_by(ShareEvent.distributor_id, ShareEvent.kind, ShareEvent.product_id)  # fmt: skip
+    ).group_by(ShareEvent.distributor_id, ShareEvent.kind, ShareEvent.product_id)
     if distributor_id is not None:
         stmt = stmt.where(ShareEvent.distributor_id == distributor_id)
-    rows = db.session.execute(stmt.order_by(ShareEvent.distributor_id, ShareEvent.kind,
-                                            ShareEvent.product_id)).all()  # fmt: skip
+    rows = db.session.execute(
+        stmt.order_by(ShareEvent.distributor_id, ShareEvent.kind, ShareEvent.product_id)
+    ).all()
     return [ShareCount(*row) for row in rows]

@@ -110,9 +110,11 @@ def flush_last_seen(limit: int = 10_000) -> int:
             # never backwards: a first contact may have written a later time directly
             .where(or_(users.c.last_seen_at.is_(None), users.c.last_seen_at < bindparam("seen")))
             .values(last_seen_at=bindparam("seen")),
-            [{"who": o, "seen": datetime.fromtimestamp(ms / 1000, UTC)}
-             for o, ms in newest.items()],
-        )  # fmt: skip
+            [
+                {"who": o, "seen": datetime.fromtimestamp(ms / 1000, UTC)}
+                for o, ms in newest.items()
+            ],
+        )
     return len(newest)
 
 

@@ -60,10 +60,14 @@ def request_withdrawal(
             raise BelowMinimum("below the minimum withdrawal", minimum_fen=policy.withdraw_min_fen)
         at = now()
         withdrawal = Withdrawal(
-            out_bill_no=new_out_bill_no(at), distributor_id=distributor.id, amount_fen=amount_fen,
-            fee_fen=amount_fen * policy.withdraw_fee_bps // BPS, channel=channel,
-            bank_account=bank_account, requested_at=at,
-        )  # fmt: skip
+            out_bill_no=new_out_bill_no(at),
+            distributor_id=distributor.id,
+            amount_fen=amount_fen,
+            fee_fen=amount_fen * policy.withdraw_fee_bps // BPS,
+            channel=channel,
+            bank_account=bank_account,
+            requested_at=at,
+        )
         db.session.add(withdrawal)
         db.session.flush()
         available = account_key(AVAILABLE, distributor.id)
@@ -131,9 +135,12 @@ def reject_withdrawal(withdrawal_id: int, reason: str) -> Withdrawal:
         withdrawal.reason, withdrawal.reviewed_at = reason[:200], now()
         _release(withdrawal, "rejected")
         record_event(
-            WITHDRAWAL_REJECTED, withdrawal.distributor_id, out_bill_no=withdrawal.out_bill_no,
-            amount_fen=withdrawal.amount_fen, reason=reason[:200],
-        )  # fmt: skip
+            WITHDRAWAL_REJECTED,
+            withdrawal.distributor_id,
+            out_bill_no=withdrawal.out_bill_no,
+            amount_fen=withdrawal.amount_fen,
+            reason=reason[:200],
+        )
     return withdrawal
 
 
@@ -142,9 +149,11 @@ def _release(withdrawal: Withdrawal, why: str) -> None:
     post(
         "withdrawal_release",
         f"withdrawal:{withdrawal.out_bill_no}:{why}",
-        [Leg(account_key(HELD, d), -withdrawal.amount_fen),
-         Leg(account_key(AVAILABLE, d), withdrawal.amount_fen)],
-    )  # fmt: skip
+        [
+            Leg(account_key(HELD, d), -withdrawal.amount_fen),
+            Leg(account_key(AVAILABLE, d), withdrawal.amount_fen),
+        ],
+    )
 
 
 def start_payout(withdrawal_id: int) -> TransferRequest | None:
@@ -178,22 +187,29 @@ def finish_payout(withdrawal_id: int, result: TransferResult) -> Withdrawal:
             post(
                 "withdrawal_paid",
                 f"withdrawal:{withdrawal.out_bill_no}:paid",
-                [Leg(account_key(HELD, d), -withdrawal.amount_fen),
-                 Leg(account_key(PAID_OUT, d), withdrawal.net_fen),
-                 Leg(account_key(FEE_INCOME), withdrawal.fee_fen)],
-            )  # fmt: skip
+                [
+                    Leg(account_key(HELD, d), -withdrawal.amount_fen),
+                    Leg(account_key(PAID_OUT, d), withdrawal.net_fen),
+                    Leg(account_key(FEE_INCOME), withdrawal.fee_fen),
+                ],
+            )
             record_event(
-                WITHDRAWAL_PAID, d, out_bill_no=withdrawal.out_bill_no,
+                WITHDRAWAL_PAID,
+                d,
+                out_bill_no=withdrawal.out_bill_no,
                 amount_fen=withdrawal.net_fen,
-            )  # fmt: skip
+            )
         else:
             withdrawal.set_status("failed", (result.reason or "")[:200])
             withdrawal.failed_at, withdrawal.reason = now(), (result.reason or "failed")[:200]
             _release(withdrawal, "failed")
             record_event(
-                WITHDRAWAL_FAILED, d, out_bill_no=withdrawal.out_bill_no,
-                amount_fen=withdrawal.amount_fen, reason=withdrawal.reason,
-            )  # fmt: skip
+                WITHDRAWAL_FAILED,
+                d,
+                out_bill_no=withdrawal.out_bill_no,
+                amount_fen=withdrawal.amount_fen,
+                reason=withdrawal.reason,
+            )
     return withdrawal
 
 

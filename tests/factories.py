@@ -27,8 +27,9 @@ def set_policy(**settings) -> Merchant:
 
 def make_product(price_fen: int = 10_000, stock: int = 1_000, **extra) -> Product:
     begin_write()
-    product = Product(title=extra.pop("title", f"商品{next(_seq)}"), price_fen=price_fen,
-                      stock=stock, **extra)  # fmt: skip
+    product = Product(
+        title=extra.pop("title", f"商品{next(_seq)}"), price_fen=price_fen, stock=stock, **extra
+    )
     db.session.add(product)
     db.session.commit()
     return product

@@ -22,8 +22,15 @@ def init_app(app: Flask) -> None:
     from web.material_cli import material_group
     from web.poster_cli import poster_group
 
-    commands = (worker_command, cron_command, seed_command, demo_command, wechat_group,
-                material_group, poster_group)  # fmt: skip
+    commands = (
+        worker_command,
+        cron_command,
+        seed_command,
+        demo_command,
+        wechat_group,
+        material_group,
+        poster_group,
+    )
     for command in (*commands, *ENGINE_COMMANDS):
         app.cli.add_command(command)
 

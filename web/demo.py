@@ -47,24 +47,45 @@ def run_demo(app: Flask, host: str, port: int, simulator_port: int | None) -> in
         supervisor.start(
             Service(
                 "simulator",
-                [*flask, "--app", "simulator", "run", "--host", host, "--port", str(simulator_port),
-                 "--no-reload"],
+                [
+                    *flask,
+                    "--app",
+                    "simulator",
+                    "run",
+                    "--host",
+                    host,
+                    "--port",
+                    str(simulator_port),
+                    "--no-reload",
+                ],
                 env,
                 ready=lambda: http_ok(f"http://{host}:{simulator_port}/healthz"),
             )
-        )  # fmt: skip
+        )
         supervisor.start(
             Service(
                 "web",
-                [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2",
-                 "--threads", "4", "--access-logfile", "-",
-                 "--control-socket", str(Path(cfg["INSTANCE_PATH"]) / "gunicorn.ctl"),
-                 "web:create_app()"],
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--bind",
+                    f"{host}:{port}",
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "4",
+                    "--access-logfile",
+                    "-",
+                    "--control-socket",
+                    str(Path(cfg["INSTANCE_PATH"]) / "gunicorn.ctl"),
+                    "web:create_app()",
+                ],
                 env,
                 ready=lambda: http_ok(f"{base}/healthz"),
             ),
             timeout=60,
-        )  # fmt: skip
+        )
         print_urls(supervisor, app, base, f"http://{host}:{simulator_port}")
         return supervisor.watch()
     except ServiceFailed as e:

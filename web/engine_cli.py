@@ -139,9 +139,13 @@ def rules_command(levels, rates, max_share, self_purchase, freeze_days) -> None:
 
     bps = [_percent_bps(r) for r in rates.split(",")] + [0, 0, 0]
     rule = _run(
-        publish_rule_set, levels, tuple(bps[:3]), _percent_bps(max_share), self_purchase,
+        publish_rule_set,
+        levels,
+        tuple(bps[:3]),
+        _percent_bps(max_share),
+        self_purchase,
         freeze_days,
-    )  # fmt: skip
+    )
     if levels == 3:
         click.echo("warning: level 3 is on; 3+ levels is where China's anti-pyramid law looks")
     click.echo(f"rule set v{rule.version}: {rule.levels} level(s), {rule.rates_bps} bps")
@@ -155,6 +159,10 @@ def _percent_bps(text: str) -> int:
 
 
 ENGINE_COMMANDS = (
-    settle_command, reconcile_command, team_group, distributor_group, withdrawal_group,
+    settle_command,
+    reconcile_command,
+    team_group,
+    distributor_group,
+    withdrawal_group,
     rules_command,
-)  # fmt: skip
+)

@@ -30,13 +30,19 @@ def material_group() -> None:
 
 @material_group.command("add")
 @click.option("--text", default="", help="The copy text distributors forward.")
-@click.option("--image", "images", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="A JPEG or PNG file (repeat for up to 9).")  # fmt: skip
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A JPEG or PNG file (repeat for up to 9).",
+)
 @click.option("--product", "product_id", type=int, default=None, help="The product it is about.")
 @click.option("--publish-at", default=None, help="ISO time (default now; no zone: China time).")
 @with_appcontext
-def add_command(text: str, images: tuple[str, ...], product_id: int | None,
-                publish_at: str | None) -> None:  # fmt: skip
+def add_command(
+    text: str, images: tuple[str, ...], product_id: int | None, publish_at: str | None
+) -> None:
     """Add a material item."""
     from services.material import add_material
 
@@ -45,8 +51,10 @@ def add_command(text: str, images: tuple[str, ...], product_id: int | None,
         item = add_material(text, data, product_id, parse_publish_at(publish_at))
     except DomainError as e:
         raise click.ClickException(f"{e.code}: {e.message}") from None
-    click.echo(f"material {item.id}: {len(data)} image(s), published from "
-               f"{item.publish_at.astimezone(CHINA):%Y-%m-%d %H:%M}")  # fmt: skip
+    click.echo(
+        f"material {item.id}: {len(data)} image(s), published from "
+        f"{item.publish_at.astimezone(CHINA):%Y-%m-%d %H:%M}"
+    )
 
 
 @material_group.command("list")
@@ -61,5 +69,7 @@ def list_command() -> None:
         state = "published" if item.publish_at <= at else "scheduled"
         product = f"product {item.product_id}" if item.product_id else "-"
         text = item.text.replace("\n", " ")
-        click.echo(f"{item.id}\t{item.publish_at.astimezone(CHINA):%Y-%m-%d %H:%M}\t{state}\t"
-                   f"{len(item.images)} image(s)\t{product}\t{text[:40]}")  # fmt: skip
+        click.echo(
+            f"{item.id}\t{item.publish_at.astimezone(CHINA):%Y-%m-%d %H:%M}\t{state}\t"
+            f"{len(item.images)} image(s)\t{product}\t{text[:40]}"
+        )

@@ -34,8 +34,12 @@ def template_command(file: str, note: str) -> None:
 
 @poster_group.command("preview")
 @click.option("--kind", type=click.Choice(["product", "invite"]), default="product")
-@click.option("--out", default="poster-preview.jpg", show_default=True,
-              type=click.Path(dir_okay=False, writable=True))  # fmt: skip
+@click.option(
+    "--out",
+    default="poster-preview.jpg",
+    show_default=True,
+    type=click.Path(dir_okay=False, writable=True),
+)
 @with_appcontext
 def preview_command(kind: str, out: str) -> None:
     """Render the active template with sample content."""

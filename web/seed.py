@@ -27,9 +27,16 @@ PRODUCTS = [
 TIERS = [
     dict(name="普通", rank=0),
     dict(name="银牌", rank=1, l1_bps=1200, min_own_sales_fen=100_000, min_direct_team=5),
-    dict(name="金牌", rank=2, l1_bps=1500, l2_bps=600, min_own_sales_fen=500_000,
-         min_team_sales_fen=2_000_000, match="all"),
-]  # fmt: skip
+    dict(
+        name="金牌",
+        rank=2,
+        l1_bps=1500,
+        l2_bps=600,
+        min_own_sales_fen=500_000,
+        min_team_sales_fen=2_000_000,
+        match="all",
+    ),
+]
 
 PEOPLE = {  # openid: nickname
     "o-demo-xiaomei": "小美",
@@ -71,9 +78,14 @@ def _seed_catalogue() -> None:
         for title, price, stock, commission in PRODUCTS:
             kind, values = commission or (None, None)
             db.session.add(
-                Product(title=title, price_fen=price, stock=stock, commission_kind=kind,
-                        commission_values=values)
-            )  # fmt: skip
+                Product(
+                    title=title,
+                    price_fen=price,
+                    stock=stock,
+                    commission_kind=kind,
+                    commission_values=values,
+                )
+            )
     db.session.commit()
 
 
@@ -102,7 +114,7 @@ def _seed_people() -> str:
         ("o-demo-shopper3", aqiang),
         ("o-demo-shopper4", xiaomei),
     ):
-        bind_shopper(users[openid].id, upline.code, "seed")  # fmt: skip
+        bind_shopper(users[openid].id, upline.code, "seed")
     _seed_orders(users, lili)
     return "3 distributors, 1 applicant, 4 shoppers, orders in every state"
 
@@ -156,8 +168,12 @@ def _seed_posters_and_material() -> None:
     products = db.session.scalars(select(Product.id).order_by(Product.id)).all()
     for text, product_index, colours in MATERIAL:
         product_id = products[product_index] if product_index is not None else None
-        add_material(text, [_demo_picture(c) for c in colours], product_id,
-                     publish_at=now() - timedelta(hours=1))  # fmt: skip
+        add_material(
+            text,
+            [_demo_picture(c) for c in colours],
+            product_id,
+            publish_at=now() - timedelta(hours=1),
+        )
 
 
 def _demo_picture(colour: tuple[int, int, int]) -> bytes:

@@ -26,8 +26,9 @@ def product_link(product_id: int):
     code = (request.args.get("d") or "").strip()[:16]
     if code:
         _count_visit(product.id, code)
-    return render_template("shop/product.html", product=product,
-                           price=format_yuan(product.price_fen))  # fmt: skip
+    return render_template(
+        "shop/product.html", product=product, price=format_yuan(product.price_fen)
+    )
 
 
 def _count_visit(product_id: int, code: str) -> None:

@@ -84,6 +84,12 @@ def log_failed_job(job, exc_type, exc_value, _tb) -> bool:
     """Worker exception handler: every failure is logged with the job's arguments."""
     log.error(
         "job %s failed: %s(args=%r, kwargs=%r) on queue %s: %s: %s",
-        job.id, job.func_name, job.args, job.kwargs, job.origin, exc_type.__name__, exc_value,
-    )  # fmt: skip
+        job.id,
+        job.func_name,
+        job.args,
+        job.kwargs,
+        job.origin,
+        exc_type.__name__,
+        exc_value,
+    )
     return True  # go on to RQ's handler: retry or the failed-job registry

@@ -54,11 +54,17 @@ def start_stack(database_url: str, redis_url: str, instance: str, aes_key: str |
     web_url, sim_url = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{sim_port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FENXIAO_", "WECHAT_", "SIM_"))}
     env.update(
-        FENXIAO_MODE="test", DATABASE_URL=database_url, REDIS_URL=redis_url,
-        INSTANCE_PATH=instance, WECHAT_API_BASE=sim_url, PUBLIC_BASE_URL=web_url,
-        SIM_WEBHOOK_URL=f"{web_url}/wechat", SIMULATOR_PORT=str(sim_port), PYTHONUNBUFFERED="1",
+        FENXIAO_MODE="test",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        INSTANCE_PATH=instance,
+        WECHAT_API_BASE=sim_url,
+        PUBLIC_BASE_URL=web_url,
+        SIM_WEBHOOK_URL=f"{web_url}/wechat",
+        SIMULATOR_PORT=str(sim_port),
+        PYTHONUNBUFFERED="1",
         SIM_TEMPLATE_EVENT_DELAY="0.05",
-    )  # fmt: skip
+    )
     if aes_key:
         env["WECHAT_AES_KEY"] = aes_key
     stack = LiveStack(web_url, sim_url, env)
@@ -66,20 +72,40 @@ def start_stack(database_url: str, redis_url: str, instance: str, aes_key: str |
     log = open(os.path.join(instance, "stack.log"), "ab")  # noqa: SIM115 - lives with the stack
     sim = subprocess.Popen(
         [*flask, "--app", "simulator", "run", "--port", str(sim_port), "--no-reload"],
-        env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        env=env,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     stack.processes.append(sim)
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{web_port}", "--workers", "2",
-         "--threads", "4", "--control-socket", os.path.join(instance, "g.ctl"),
-         "web:create_app()"],
-        env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{web_port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--control-socket",
+            os.path.join(instance, "g.ctl"),
+            "web:create_app()",
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     stack.processes.append(web)
     worker = subprocess.Popen(
-        [*flask, "--app", "web", "worker"], env=env, cwd=REPO, stdout=log,
+        [*flask, "--app", "web", "worker"],
+        env=env,
+        cwd=REPO,
+        stdout=log,
         stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    )
     stack.processes.append(worker)
     try:
         _wait_http(f"{sim_url}/healthz", sim)

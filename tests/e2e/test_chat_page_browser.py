@@ -18,9 +18,15 @@ pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without the networking flags Chromium keeps dialling Google's hosts, which this sandbox refuses.
 ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -41,8 +47,11 @@ def stack(migrated_sqlite, redis_url, tmp_path):
 def test_the_chat_page_sends_earnings_and_shows_the_reply(stack, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    stack.sim("POST", "/sim/users", json={"openid": "o-browser", "nickname": "浏览器小王",
-                                          "subscribed": True})  # fmt: skip
+    stack.sim(
+        "POST",
+        "/sim/users",
+        json={"openid": "o-browser", "nickname": "浏览器小王", "subscribed": True},
+    )
     stack.sim("POST", "/sim/users/o-browser/text", json={"content": "申请"})
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

@@ -16,9 +16,13 @@ from web.procutil import free_port
 def run_cli(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("FENXIAO_", "WECHAT_"))}
     return subprocess.run(
-        flask_cli(*args), env={**base, **env}, cwd=REPO, capture_output=True, text=True,
+        flask_cli(*args),
+        env={**base, **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
         timeout=timeout,
-    )  # fmt: skip
+    )
 
 
 def assert_one_clear_line(result: subprocess.CompletedProcess, *phrases: str) -> None:
@@ -54,9 +58,11 @@ def test_production_mode_without_credentials_exits_with_one_line(tmp_path):
 
 def test_db_upgrade_then_seed_twice_is_idempotent(database_url, redis_url, tmp_path):
     env = {
-        "FENXIAO_MODE": "test", "INSTANCE_PATH": str(tmp_path / "i"),
-        "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-    }  # fmt: skip
+        "FENXIAO_MODE": "test",
+        "INSTANCE_PATH": str(tmp_path / "i"),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+    }
     upgraded = run_cli("db", "upgrade", env=env)
     assert upgraded.returncode == 0, upgraded.stderr
     first = run_cli("seed", env=env)
@@ -70,9 +76,11 @@ def test_cron_registers_with_rq_and_stops_on_sigterm(redis_url, tmp_path):
     from rq.cron_scheduler_registry import get_keys
 
     env = {
-        "FENXIAO_MODE": "test", "INSTANCE_PATH": str(tmp_path), "REDIS_URL": redis_url,
+        "FENXIAO_MODE": "test",
+        "INSTANCE_PATH": str(tmp_path),
+        "REDIS_URL": redis_url,
         "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
-    }  # fmt: skip
+    }
     base = {k: v for k, v in os.environ.items() if not k.startswith(("FENXIAO_", "WECHAT_"))}
     proc = subprocess.Popen(flask_cli("cron"), env={**base, **env}, cwd=REPO)
     connection = redis.Redis.from_url(redis_url)

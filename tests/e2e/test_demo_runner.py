@@ -36,15 +36,20 @@ def test_demo_comes_up_healthy_and_ctrl_c_stops_every_process(tmp_path):
     env.update(FENXIAO_MODE="demo", INSTANCE_PATH=str(tmp_path / "instance"), PYTHONUNBUFFERED="1")
     runner = subprocess.Popen(
         flask_cli("demo", "--port", str(port), "--simulator-port", str(sim_port)),
-        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     output: list[str] = []
     threading.Thread(target=lambda: output.extend(runner.stdout), daemon=True).start()
     try:
         wait_for(
             lambda: runner.poll() is not None or any("demo is up" in line for line in output),
-            timeout=60, message="the demo to come up",
-        )  # fmt: skip
+            timeout=60,
+            message="the demo to come up",
+        )
         assert runner.poll() is None, "".join(output)
         status, health = get_json(f"http://127.0.0.1:{port}/healthz")
         assert status == 200, health

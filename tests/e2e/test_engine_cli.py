@@ -13,9 +13,11 @@ from tests.factories import make_chain, make_paid_order, make_product, make_shop
 @pytest.fixture
 def env(app):
     return {
-        "FENXIAO_MODE": "test", "INSTANCE_PATH": app.config["INSTANCE_PATH"],
-        "DATABASE_URL": app.config["DATABASE_URL"], "REDIS_URL": app.config["REDIS_URL"],
-    }  # fmt: skip
+        "FENXIAO_MODE": "test",
+        "INSTANCE_PATH": app.config["INSTANCE_PATH"],
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "REDIS_URL": app.config["REDIS_URL"],
+    }
 
 
 def test_settle_then_reconcile_passes_and_a_tampered_balance_fails(app, env):
@@ -30,9 +32,10 @@ def test_settle_then_reconcile_passes_and_a_tampered_balance_fails(app, env):
     assert good.returncode == 0 and "OK: the ledger reconciles" in good.stdout
     with app.app_context():
         db.session.execute(
-            update(LedgerAccount).where(LedgerAccount.key == f"d:{distributor_id}:available")
+            update(LedgerAccount)
+            .where(LedgerAccount.key == f"d:{distributor_id}:available")
             .values(balance_fen=LedgerAccount.balance_fen + 1)
-        )  # fmt: skip
+        )
         db.session.commit()
     bad = run_cli("reconcile", env=env)
     assert bad.returncode == 1

@@ -15,8 +15,12 @@ LATIN_ONLY = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 
 def env(tmp_path, font: str) -> dict[str, str]:
-    return {"FENXIAO_MODE": "demo", "INSTANCE_PATH": str(tmp_path),
-            "DATABASE_URL": f"sqlite:///{tmp_path}/f.db", "POSTER_FONT_PATH": font}  # fmt: skip
+    return {
+        "FENXIAO_MODE": "demo",
+        "INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/f.db",
+        "POSTER_FONT_PATH": font,
+    }
 
 
 def test_the_worker_refuses_a_missing_font_file_in_one_line(tmp_path):

@@ -54,8 +54,9 @@ def distributors(stack, count: int) -> list[tuple[str, str]]:
         made = [make_distributor() for _ in range(count)]
         people = [(d.user.openid, d.code, d.user.nickname) for d in made]
     for openid, _, nickname in people:
-        created = stack.sim("POST", "/sim/users", json={"openid": openid, "nickname": nickname,
-                                                        "subscribed": True})  # fmt: skip
+        created = stack.sim(
+            "POST", "/sim/users", json={"openid": openid, "nickname": nickname, "subscribed": True}
+        )
         assert created.status_code == 201, created.text
     return [(openid, code) for openid, code, _ in people]
 
@@ -113,8 +114,9 @@ def test_a_poster_arrives_decodes_and_is_then_served_from_the_cache(stack):
 
     # A friend scans the poster in the chat: WeChat's subscribe event carries her scene.
     stack.sim("POST", "/sim/users", json={"openid": "o-friend", "nickname": "张阿姨"})
-    scanned = stack.sim("POST", "/sim/users/o-friend/scan-image",
-                        json={"media_id": sent["media_id"]}).json()  # fmt: skip
+    scanned = stack.sim(
+        "POST", "/sim/users/o-friend/scan-image", json={"media_id": sent["media_id"]}
+    ).json()
     assert scanned["sent"]["event"] == "subscribe" and "邀请来的" in scanned["reply"]["content"]
     with stack.app.app_context():
         kinds = db.session.scalars(select(ShareEvent.kind)).all()

@@ -112,8 +112,7 @@ def test_concurrent_withdrawals_never_overdraw(threaded_app):
     assert len(succeeded) == 3
     assert {status for _id, status in succeeded} == {"requested"}
     assert sum(isinstance(r, InsufficientBalance) for r in results) == 197
-    assert balances(distributor.id) == {"pending": 0, "available": 0, "held": 30_000,
-                                        "paid_out": 0}  # fmt: skip
+    assert balances(distributor.id) == {"pending": 0, "available": 0, "held": 30_000, "paid_out": 0}
     rows = db.session.execute(select(Withdrawal.id, Withdrawal.amount_fen)).all()
     assert sorted(r.id for r in rows) == sorted(i for i, _status in succeeded)
     assert sum(r.amount_fen for r in rows) == 30_000
@@ -130,8 +129,12 @@ def test_concurrent_withdrawals_respect_the_daily_limit(threaded_app):
 
     assert unexpected(results, OverDailyLimit) == []
     assert sum(not isinstance(r, BaseException) for r in results) == 2
-    assert balances(distributor.id) == {"pending": 0, "available": 10_000, "held": 20_000,
-                                        "paid_out": 0}  # fmt: skip
+    assert balances(distributor.id) == {
+        "pending": 0,
+        "available": 10_000,
+        "held": 20_000,
+        "paid_out": 0,
+    }
     assert db.session.scalar(select(func.count()).select_from(Withdrawal)) == 2
     assert reconcile().ok
 
@@ -200,9 +203,10 @@ def matured_commissions(orders_count: int, lines: int, chains: int = 3) -> int:
 
 def assert_settled_exactly_once(total: int) -> None:
     commissions = db.session.execute(
-        select(Commission.id, Commission.status, Commission.amount_fen,
-               Commission.settlement_txn_id)
-    ).all()  # fmt: skip
+        select(
+            Commission.id, Commission.status, Commission.amount_fen, Commission.settlement_txn_id
+        )
+    ).all()
     assert len(commissions) == total
     assert Counter(c.status for c in commissions) == {"available": total}
     assert all(c.settlement_txn_id is not None for c in commissions)

@@ -21,8 +21,10 @@ def test_an_approval_records_an_event_and_enqueues_one_publish_job_after_commit(
     distributor = make_distributor()
     [event] = db.session.scalars(select(DomainEvent)).all()
     assert (event.kind, event.distributor_id, event.published_at) == (
-        "application_approved", distributor.id, None,
-    )  # fmt: skip
+        "application_approved",
+        distributor.id,
+        None,
+    )
     assert len(publish_jobs()) == 1
 
 

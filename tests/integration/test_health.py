@@ -31,8 +31,11 @@ def test_healthy_when_database_redis_and_a_worker_are_up(app, client):
     assert body["status"] == "ok"
     assert body["database"]["ok"] and body["redis"]["ok"]
     assert body["workers"] == {
-        "ok": True, "count": 1, "names": ["health-check-worker"], "cron_schedulers": 0,
-    }  # fmt: skip
+        "ok": True,
+        "count": 1,
+        "names": ["health-check-worker"],
+        "cron_schedulers": 0,
+    }
 
 
 def test_no_live_worker_is_a_503(client):

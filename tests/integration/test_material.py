@@ -59,12 +59,23 @@ def test_the_cli_adds_and_lists_material(wired, tmp_path):
     png.write_bytes(picture("PNG"))
     runner = wired.test_cli_runner()
     added = runner.invoke(
-        args=["material", "add", "--text", "冬日暖身，一杯就够", "--image", str(jpeg),
-              "--image", str(png), "--product", str(product.id)]
-    )  # fmt: skip
+        args=[
+            "material",
+            "add",
+            "--text",
+            "冬日暖身，一杯就够",
+            "--image",
+            str(jpeg),
+            "--image",
+            str(png),
+            "--product",
+            str(product.id),
+        ]
+    )
     assert added.exit_code == 0, added.output
-    later = runner.invoke(args=["material", "add", "--text", "下周上新", "--publish-at",
-                                "2099-01-01T09:00"])  # fmt: skip
+    later = runner.invoke(
+        args=["material", "add", "--text", "下周上新", "--publish-at", "2099-01-01T09:00"]
+    )
     assert later.exit_code == 0, later.output
     refused = runner.invoke(args=["material", "add", "--text", "x", "--product", "99999"])
     assert refused.exit_code == 1 and "no product 99999" in refused.output
@@ -83,8 +94,9 @@ def test_the_cli_adds_and_lists_material(wired, tmp_path):
 
 def sent_to(sim_url, openid):
     messages = sim(sim_url, "GET", f"/sim/users/{openid}/messages").json()["messages"]
-    return [(m["msgtype"], m.get("media_id") or m["content"]) for m in messages
-            if m["kind"] == "custom"]  # fmt: skip
+    return [
+        (m["msgtype"], m.get("media_id") or m["content"]) for m in messages if m["kind"] == "custom"
+    ]
 
 
 def test_the_newest_published_material_is_sent_images_first_then_the_text(wired, sim_url):
@@ -101,8 +113,11 @@ def test_the_newest_published_material_is_sent_images_first_then_the_text(wired,
     images = db.session.scalars(
         select(PromoImage).where(PromoImage.material_id == newest.id).order_by(PromoImage.position)
     ).all()
-    assert sent == [("image", images[0].media_id), ("image", images[1].media_id),
-                    ("text", "新品上市，快来看看")]  # fmt: skip
+    assert sent == [
+        ("image", images[0].media_id),
+        ("image", images[1].media_id),
+        ("text", "新品上市，快来看看"),
+    ]
 
     # Asked again: sent again, with the cached media (nothing uploaded twice).
     sim(sim_url, "POST", f"/sim/users/{d.user.openid}/text", json={"content": "素材"})

@@ -35,8 +35,13 @@ from workers.settlement import check_tiers_after_settlement
 
 
 def commission_rows(order_id=None):
-    stmt = select(Commission.beneficiary_id, Commission.level, Commission.amount_fen,
-                  Commission.reversed_fen, Commission.status).order_by(Commission.id)  # fmt: skip
+    stmt = select(
+        Commission.beneficiary_id,
+        Commission.level,
+        Commission.amount_fen,
+        Commission.reversed_fen,
+        Commission.status,
+    ).order_by(Commission.id)
     if order_id is not None:
         stmt = stmt.where(Commission.order_id == order_id)
     return [tuple(r) for r in db.session.execute(stmt)]
@@ -73,9 +78,14 @@ def test_a_wrong_amount_or_an_already_paid_order_is_refused(two_levels):
 
 @pytest.mark.parametrize(
     ("items", "discount", "reason"),
-    [([], 0, "lines"), ([(None, 0)], 0, "quantity"), ([(None, 1_000)], 0, "quantity"),
-     ([(None, 1)], 20_000, "discount"), ([(None, 20)], 0, "out_of_stock")],
-)  # fmt: skip
+    [
+        ([], 0, "lines"),
+        ([(None, 0)], 0, "quantity"),
+        ([(None, 1_000)], 0, "quantity"),
+        ([(None, 1)], 20_000, "discount"),
+        ([(None, 20)], 0, "out_of_stock"),
+    ],
+)
 def test_bad_orders_are_refused_and_take_no_stock(two_levels, items, discount, reason):
     *_, shopper = two_levels
     product = make_product(10_000, stock=10)
@@ -118,14 +128,16 @@ def test_partial_refund_reverses_in_proportion_at_every_level(two_levels):
     order = make_paid_order(shopper, [(make_product(10_000).id, 1)])
     orders.refund_order(order.id, "rf-1", amount_fen=3_333)
     assert commission_rows(order.id) == [
-        (lower.id, 1, 1_000, 334, "pending"), (upper.id, 2, 500, 167, "pending"),
-    ]  # fmt: skip
+        (lower.id, 1, 1_000, 334, "pending"),
+        (upper.id, 2, 500, 167, "pending"),
+    ]
     orders.refund_order(order.id, "rf-1", amount_fen=3_333)  # the same refund again: no-op
     assert balances(lower.id)["pending"] == 666
     orders.refund_order(order.id, "rf-2")  # the rest
     assert commission_rows(order.id) == [
-        (lower.id, 1, 1_000, 1_000, "reversed"), (upper.id, 2, 500, 500, "reversed"),
-    ]  # fmt: skip
+        (lower.id, 1, 1_000, 1_000, "reversed"),
+        (upper.id, 2, 500, 500, "reversed"),
+    ]
     assert db.session.get(Order, order.id).status == "refunded"
     assert balances(lower.id)["pending"] == balances(upper.id)["pending"] == 0
     assert reconcile().ok
@@ -178,9 +190,13 @@ def test_an_invalid_rule_set_is_refused_and_nothing_is_written(ctx, levels, rate
 def test_campaign_multiplier_applies_inside_its_window(two_levels):
     _upper, _lower, shopper = two_levels
     db.session.add(
-        CommissionCampaign(name="双11", multiplier_bps=20_000, starts_at=now() - timedelta(hours=1),
-                           ends_at=now() + timedelta(hours=1))
-    )  # fmt: skip
+        CommissionCampaign(
+            name="双11",
+            multiplier_bps=20_000,
+            starts_at=now() - timedelta(hours=1),
+            ends_at=now() + timedelta(hours=1),
+        )
+    )
     db.session.commit()
     order = make_paid_order(shopper, [(make_product(10_000).id, 1)])
     assert [r[2] for r in commission_rows(order.id)] == [2_000, 1_000]

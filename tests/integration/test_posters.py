@@ -41,9 +41,14 @@ def sim_url():
 @pytest.fixture
 def wired(database_url, redis_url, tmp_path, sim_url):
     app = create_app(
-        test_config(database_url, redis_url, tmp_path / "i", WECHAT_API_BASE=sim_url,
-                    PUBLIC_BASE_URL="https://shop.example.com")
-    )  # fmt: skip
+        test_config(
+            database_url,
+            redis_url,
+            tmp_path / "i",
+            WECHAT_API_BASE=sim_url,
+            PUBLIC_BASE_URL="https://shop.example.com",
+        )
+    )
     with app.app_context():
         yield app
         db.engine.dispose()
@@ -71,8 +76,12 @@ def chatting_distributor(sim_url, nickname="小美"):
     """An active distributor who follows the account and has just written to it."""
     distributor = make_distributor(nickname=nickname)
     openid = distributor.user.openid
-    sim(sim_url, "POST", "/sim/users", json={"openid": openid, "nickname": nickname,
-                                             "subscribed": True})  # fmt: skip
+    sim(
+        sim_url,
+        "POST",
+        "/sim/users",
+        json={"openid": openid, "nickname": nickname, "subscribed": True},
+    )
     sim(sim_url, "POST", f"/sim/users/{openid}/text", json={"content": "海报"})
     return distributor
 
@@ -286,9 +295,10 @@ def test_a_distributor_who_is_not_active_is_told_why(wired, state, expected):
         if state == "frozen":
             distributors.approve(applicant.id)
             db.session.execute(
-                update(Distributor).where(Distributor.id == applicant.id)
+                update(Distributor)
+                .where(Distributor.id == applicant.id)
                 .values(status="frozen", frozen_reason="违规推广")
-            )  # fmt: skip
+            )
             db.session.commit()
     for command in ("海报", "海报 茶", "素材"):
         assert expected in say(client, user.openid, command).findtext("Content")
@@ -327,8 +337,10 @@ def test_the_cli_prints_share_statistics(wired):
     record_share(d.id, "visit", product_id=tea.id)
     record_share(d.id, "visit", product_id=tea.id)
     lines = wired.test_cli_runner().invoke(args=["poster", "stats"]).output.splitlines()
-    assert lines == [f"distributor {d.id}\tinvite\tscan\t1\t1",
-                     f"distributor {d.id}\tproduct {tea.id}\tvisit\t2\t0"]  # fmt: skip
+    assert lines == [
+        f"distributor {d.id}\tinvite\tscan\t1\t1",
+        f"distributor {d.id}\tproduct {tea.id}\tvisit\t2\t0",
+    ]
 
 
 def test_the_avatar_is_fetched_once_and_drawn_on_every_poster(wired, sim_url, renders, monkeypatch):
@@ -338,8 +350,9 @@ def test_the_avatar_is_fetched_once_and_drawn_on_every_poster(wired, sim_url, re
     db.session.commit()
     fetched = []
     real_get = requests.get
-    monkeypatch.setattr(posters.requests, "get", lambda url, **kw: fetched.append(url)
-                        or real_get(url, **kw))  # fmt: skip
+    monkeypatch.setattr(
+        posters.requests, "get", lambda url, **kw: fetched.append(url) or real_get(url, **kw)
+    )
     posters.ensure_poster(d.id, None)
     posters.ensure_poster(d.id, make_product(1_000).id)
     assert fetched == [avatar_url]

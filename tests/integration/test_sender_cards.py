@@ -164,9 +164,12 @@ def test_a_card_read_before_a_commit_is_not_cached_after_its_invalidation(app, e
         today, (1, openid, "x", "zh_CN", 1, "active", "c", 1, 2, 3, 4, 5, 6)
     )
     read = dedup.CardRead(
-        sender_cards.card_key(openid), sender_cards.version_key(openid), today.isoformat(),
-        int(time.time()), "",
-    )  # fmt: skip
+        sender_cards.card_key(openid),
+        sender_cards.version_key(openid),
+        today.isoformat(),
+        int(time.time()),
+        "",
+    )
 
     def compute():
         sender_cards.invalidate([openid])  # a commit between the version read and the publish

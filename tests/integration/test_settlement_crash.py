@@ -108,8 +108,11 @@ def test_settlement_killed_mid_batch_is_finished_by_a_rerun_exactly_once(ctx, tm
     with log.open("wb") as out:
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, str(marker), str(BATCH)],
-            cwd=REPO, env=subprocess_env(ctx), stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            cwd=REPO,
+            env=subprocess_env(ctx),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_for(
                 lambda: marker.exists() or child.poll() is not None,

@@ -36,18 +36,23 @@ def events():
 def test_scans_through_subscribe_and_scan_events_are_recorded(wired, sim_url):
     client = wired.test_client()
     d = chatting_distributor(sim_url)
-    for openid, event, key in (("o-new", "subscribe", f"qrscene_d_{d.code}"),
-                               ("o-old", "SCAN", f"d_{d.code}"),
-                               ("o-other", "SCAN", "d_nosuchcode"),
-                               ("o-plain", "subscribe", None)):  # fmt: skip
+    for openid, event, key in (
+        ("o-new", "subscribe", f"qrscene_d_{d.code}"),
+        ("o-old", "SCAN", f"d_{d.code}"),
+        ("o-other", "SCAN", "d_nosuchcode"),
+        ("o-plain", "subscribe", None),
+    ):
         url, body = w.plain_request(w.event_xml(openid, event, key))
         assert client.post(url, data=body).status_code == 200
-    new_id, old_id = (db.session.scalar(select(db.text("id FROM users WHERE openid = :o")),
-                                        {"o": o}) for o in ("o-new", "o-old"))  # fmt: skip
+    new_id, old_id = (
+        db.session.scalar(select(db.text("id FROM users WHERE openid = :o")), {"o": o})
+        for o in ("o-new", "o-old")
+    )
     assert events() == [(d.id, None, "subscribe", new_id), (d.id, None, "scan", old_id)]
     assert tracking.share_counts(d.id) == [
-        ShareCount(d.id, None, "scan", 1, 1), ShareCount(d.id, None, "subscribe", 1, 1)
-    ]  # fmt: skip
+        ShareCount(d.id, None, "scan", 1, 1),
+        ShareCount(d.id, None, "subscribe", 1, 1),
+    ]
 
 
 def test_a_shop_link_shows_the_product_and_counts_one_visit_per_browser(wired, sim_url):

@@ -92,9 +92,18 @@ class TestBadInput:
             b"<xml><MsgType>text</MsgType><FromUserName>o</FromUserName><Content>&lol3;</Content>"
             b"</xml>",
         ],
-        ids=["empty", "text", "wrong-root", "no-type", "no-event", "bad-msgid", "dtd", "xxe",
-             "billion-laughs"],
-    )  # fmt: skip
+        ids=[
+            "empty",
+            "text",
+            "wrong-root",
+            "no-type",
+            "no-event",
+            "bad-msgid",
+            "dtd",
+            "xxe",
+            "billion-laughs",
+        ],
+    )
     def test_malformed_bodies_are_400(self, ctx, client, body):
         url, _ = w.plain_request("")
         assert client.post(url, data=body).status_code == 400
@@ -106,9 +115,14 @@ class TestBadInput:
         assert response.status_code == 413
 
     @pytest.mark.parametrize(
-        "extra", ["<MsgType>voice</MsgType>", "<MsgType>location</MsgType>",
-                  "<MsgType>video</MsgType>", "<MsgType>shortvideo</MsgType>"],
-    )  # fmt: skip
+        "extra",
+        [
+            "<MsgType>voice</MsgType>",
+            "<MsgType>location</MsgType>",
+            "<MsgType>video</MsgType>",
+            "<MsgType>shortvideo</MsgType>",
+        ],
+    )
     def test_unsupported_message_types_get_a_kind_reply(self, client, extra):
         xml = (
             f"<xml><ToUserName>gh</ToUserName><FromUserName>o-v</FromUserName>"
@@ -166,9 +180,12 @@ class TestCommands:
         openid, _ = earner
         text = reply_text(say(client, openid, "收益"))
         assert text.splitlines() == [
-            "可提现：¥300.00", "待结算：¥0.00", "已提现：¥0.00", "今日收益：¥300.00",
+            "可提现：¥300.00",
+            "待结算：¥0.00",
+            "已提现：¥0.00",
+            "今日收益：¥300.00",
             "本月收益：¥300.00",
-        ]  # fmt: skip
+        ]
 
     def test_withdraw_moves_money_to_held_and_says_so(self, client, earner):
         openid, distributor_id = earner
@@ -234,9 +251,15 @@ class TestEvents:
 
         user = distributors.get_or_create_user("o-t")
         db.session.add(
-            OutboundMessage(dedup_key="k", user_id=user.id, openid="o-t", channel="template",
-                            payload={}, wechat_msgid="777")
-        )  # fmt: skip
+            OutboundMessage(
+                dedup_key="k",
+                user_id=user.id,
+                openid="o-t",
+                channel="template",
+                payload={},
+                wechat_msgid="777",
+            )
+        )
         db.session.commit()
         extra = "<MsgID>777</MsgID><Status><![CDATA[success]]></Status>"
         response = send_event(client, "o-t", "TEMPLATESENDJOBFINISH", extra=extra)
@@ -310,9 +333,12 @@ class TestSafeMode:
 
         timestamp, nonce = str(int(time.time())), "n1"
         encrypted = w.encrypt(w.text_xml("o-safe", "帮助"), appid="wx-someone-else")
-        query = w.signed_query(timestamp=timestamp, nonce=nonce, encrypt_type="aes",
-                               msg_signature=w.sha1_signature(w.TOKEN, timestamp, nonce,
-                                                              encrypted))  # fmt: skip
+        query = w.signed_query(
+            timestamp=timestamp,
+            nonce=nonce,
+            encrypt_type="aes",
+            msg_signature=w.sha1_signature(w.TOKEN, timestamp, nonce, encrypted),
+        )
         body = f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>".encode()
         url = "/wechat?" + urllib.parse.urlencode(query)
         assert safe_app.test_client().post(url, data=body).status_code == 400

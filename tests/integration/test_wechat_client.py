@@ -19,8 +19,9 @@ APPID, SECRET = DEMO_WECHAT["WECHAT_APPID"], DEMO_WECHAT["WECHAT_APPSECRET"]
 
 @pytest.fixture
 def sim_url():
-    app = create_simulator({"FENXIAO_MODE": "test", "SIM_TOKEN_GRACE": 0,
-                            "SIM_SEED_USERS": "o-client:客户端测试"})  # fmt: skip
+    app = create_simulator(
+        {"FENXIAO_MODE": "test", "SIM_TOKEN_GRACE": 0, "SIM_SEED_USERS": "o-client:客户端测试"}
+    )
     with serve(app) as url:
         yield url
 
@@ -76,8 +77,14 @@ def test_an_expired_token_is_refreshed(redis_client, sim_url):
 
 
 def test_the_daily_token_limit_raises_rate_limited_instead_of_looping(redis_client):
-    app = create_simulator({"FENXIAO_MODE": "test", "SIM_TOKEN_DAILY_LIMIT": 1,
-                            "SIM_TOKEN_GRACE": 0, "SIM_SEED_USERS": "o-client:x"})  # fmt: skip
+    app = create_simulator(
+        {
+            "FENXIAO_MODE": "test",
+            "SIM_TOKEN_DAILY_LIMIT": 1,
+            "SIM_TOKEN_GRACE": 0,
+            "SIM_SEED_USERS": "o-client:x",
+        }
+    )
     with serve(app) as url:
         ours = client(redis_client, url)
         ours.user.get("o-client")
@@ -94,8 +101,13 @@ def test_the_menu_command_creates_the_menu_from_the_repo(sim_url, redis_url, tmp
     from tests.e2e.test_cli import run_cli
     from workers.wechat import MENU_FILE
 
-    env = {"FENXIAO_MODE": "test", "INSTANCE_PATH": str(tmp_path), "REDIS_URL": redis_url,
-           "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "WECHAT_API_BASE": sim_url}  # fmt: skip
+    env = {
+        "FENXIAO_MODE": "test",
+        "INSTANCE_PATH": str(tmp_path),
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        "WECHAT_API_BASE": sim_url,
+    }
     result = run_cli("wechat", "menu", env=env)
     assert result.returncode == 0, result.stderr
     created = requests.get(f"{sim_url}/sim/menu", timeout=5).json()
@@ -109,9 +121,13 @@ def test_the_menu_command_reports_an_unreachable_api_in_one_line(redis_url, tmp_
     from tests.e2e.test_cli import run_cli
     from web.procutil import free_port
 
-    env = {"FENXIAO_MODE": "test", "INSTANCE_PATH": str(tmp_path), "REDIS_URL": redis_url,
-           "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
-           "WECHAT_API_BASE": f"http://127.0.0.1:{free_port()}"}  # fmt: skip
+    env = {
+        "FENXIAO_MODE": "test",
+        "INSTANCE_PATH": str(tmp_path),
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        "WECHAT_API_BASE": f"http://127.0.0.1:{free_port()}",
+    }
     result = run_cli("wechat", "menu", env=env)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr

@@ -88,8 +88,7 @@ def test_the_daily_limit_counts_earlier_requests_today(earner):
         withdrawals.request_withdrawal(earner.id, 6_000)
     assert err.value.params["left_fen"] == 5_000
     withdrawals.request_withdrawal(earner.id, 5_000)
-    assert balances(earner.id) == {"pending": 0, "available": 10_000, "held": 20_000,
-                                   "paid_out": 0}  # fmt: skip
+    assert balances(earner.id) == {"pending": 0, "available": 10_000, "held": 20_000, "paid_out": 0}
 
 
 def test_reject_returns_the_funds_and_records_why(earner):

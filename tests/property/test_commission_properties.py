@@ -146,9 +146,13 @@ def test_every_share_is_a_positive_whole_number_of_fen(order):
 
 @given(orders())
 @example(
-    ([Line(1, 1, 3, 1_000, ProductCommission("fixed", (900, 900, 900)))],
-     [Beneficiary(1), Beneficiary(2), Beneficiary(3)], Rule(levels=3, max_share_bps=5000), None)
-)  # fmt: skip
+    (
+        [Line(1, 1, 3, 1_000, ProductCommission("fixed", (900, 900, 900)))],
+        [Beneficiary(1), Beneficiary(2), Beneficiary(3)],
+        Rule(levels=3, max_share_bps=5000),
+        None,
+    )
+)
 def test_shares_never_exceed_the_max_share_of_a_line_nor_of_the_order(order):
     lines, chain, rule, buyer = order
     shares = compute_commissions(lines, chain, rule, buyer)
@@ -316,8 +320,11 @@ def test_allocate_gives_the_spare_fen_to_the_largest_remainders_earliest_first(c
     assume(weight_sum > 0)
     parts = allocate(total, weights)
     remainders = [total * w % weight_sum for w in weights]
-    bumped = [i for i, (p, w) in enumerate(zip(parts, weights, strict=True))
-              if p > total * w // weight_sum]  # fmt: skip
+    bumped = [
+        i
+        for i, (p, w) in enumerate(zip(parts, weights, strict=True))
+        if p > total * w // weight_sum
+    ]
     kept = [i for i in range(len(weights)) if i not in bumped]
     for i in bumped:
         assert parts[i] == total * weights[i] // weight_sum + 1
@@ -483,10 +490,31 @@ def test_parse_yuan_refuses_negatives(case):
 
 @pytest.mark.parametrize(
     "text",
-    ["", " ", "abc", "一百", "1e3", "1,000", "1.", ".5", "--1", "+1", "NaN", "inf", "0x10",
-     "1.2.3", "1 0 0 . 0 0 1", "0", "0.0", "0.00", "¥0", "1234567890", "1234567890.5",
-     "-0.01"],
-)  # fmt: skip
+    [
+        "",
+        " ",
+        "abc",
+        "一百",
+        "1e3",
+        "1,000",
+        "1.",
+        ".5",
+        "--1",
+        "+1",
+        "NaN",
+        "inf",
+        "0x10",
+        "1.2.3",
+        "1 0 0 . 0 0 1",
+        "0",
+        "0.0",
+        "0.00",
+        "¥0",
+        "1234567890",
+        "1234567890.5",
+        "-0.01",
+    ],
+)
 def test_parse_yuan_refuses_what_is_not_a_positive_amount(text):
     with pytest.raises(InvalidAmount):
         parse_yuan(text)

@@ -193,11 +193,15 @@ class EngineMachine(RuleBasedStateMachine):
         tier_rates=st.tuples(*[st.sampled_from([None, 0, 2_000, 8_000])] * MAX_LEVELS),
         campaign=st.sampled_from([None, 20_000, 5_000]),
         seed_sales=st.lists(
-            st.tuples(st.integers(0, MAX_LEVELS - 1), st.integers(1, 3),
-                      st.sampled_from(["settled", "completed", "paid", "part_refunded"])),
-            min_size=1, max_size=3,
+            st.tuples(
+                st.integers(0, MAX_LEVELS - 1),
+                st.integers(1, 3),
+                st.sampled_from(["settled", "completed", "paid", "part_refunded"]),
+            ),
+            min_size=1,
+            max_size=3,
         ),
-    )  # fmt: skip
+    )
     def set_up(self, policy, rules, products, tier_rates, campaign, seed_sales):
         """A merchant with a 3-deep chain, some sales (paid, completed or settled, so there is
         money in every state) and a withdrawal or two; then the rules drawn for this run."""
@@ -243,10 +247,13 @@ class EngineMachine(RuleBasedStateMachine):
         if campaign:
             db.session.add(
                 CommissionCampaign(
-                    name="双倍佣金", multiplier_bps=campaign, starts_at=now() - timedelta(days=1),
-                    ends_at=now() + timedelta(days=1), product_ids=self.products[:1],
+                    name="双倍佣金",
+                    multiplier_bps=campaign,
+                    starts_at=now() - timedelta(days=1),
+                    ends_at=now() + timedelta(days=1),
+                    product_ids=self.products[:1],
                 )
-            )  # fmt: skip
+            )
             db.session.commit()
 
     def _add_distributor(self, distributor) -> None:
@@ -290,9 +297,10 @@ class EngineMachine(RuleBasedStateMachine):
     def create_order(self, data):
         user_id = data.draw(st.sampled_from(self.buyers))
         items = data.draw(
-            st.lists(st.tuples(st.sampled_from(self.products), st.integers(1, 5)),
-                     min_size=1, max_size=3)
-        )  # fmt: skip
+            st.lists(
+                st.tuples(st.sampled_from(self.products), st.integers(1, 5)), min_size=1, max_size=3
+            )
+        )
         prices = dict(db.session.execute(select(Product.id, Product.price_fen)).all())
         goods = sum(prices[p] * q for p, q in items)
         discount = data.draw(st.one_of(st.just(0), st.integers(0, goods - 1)))
@@ -562,10 +570,10 @@ class EngineMachine(RuleBasedStateMachine):
             for model in (Payment, Commission, Refund, Withdrawal, LedgerEntry)
         )
         balances = tuple(
-            db.session.execute(select(LedgerAccount.key, LedgerAccount.balance_fen).order_by(
-                LedgerAccount.key
-            )).all()
-        )  # fmt: skip
+            db.session.execute(
+                select(LedgerAccount.key, LedgerAccount.balance_fen).order_by(LedgerAccount.key)
+            ).all()
+        )
         reversed_total = db.session.scalar(select(func.sum(Commission.reversed_fen)))
         refunded_total = db.session.scalar(select(func.sum(Order.refunded_fen)))
         db.session.rollback()
@@ -616,30 +624,41 @@ class EngineMachine(RuleBasedStateMachine):
         ):
             accounts[distributor_id][kind] = fen
         merchant_accounts = accounts.pop(None, {})
-        assert sum(merchant_accounts.values()) + sum(
-            sum(a.values()) for a in accounts.values()
-        ) == 0  # fmt: skip
+        assert (
+            sum(merchant_accounts.values()) + sum(sum(a.values()) for a in accounts.values()) == 0
+        )
 
-        kept = defaultdict(int, session.execute(
-            select(Commission.beneficiary_id, func.sum(Commission.amount_fen
-                                                       - Commission.reversed_fen))
-            .group_by(Commission.beneficiary_id)
-        ).all())  # fmt: skip
+        kept = defaultdict(
+            int,
+            session.execute(
+                select(
+                    Commission.beneficiary_id,
+                    func.sum(Commission.amount_fen - Commission.reversed_fen),
+                ).group_by(Commission.beneficiary_id)
+            ).all(),
+        )
         held, paid_out, fees = defaultdict(int), defaultdict(int), defaultdict(int)
         for distributor_id, status, amount, fee in session.execute(
-            select(Withdrawal.distributor_id, Withdrawal.status, Withdrawal.amount_fen,
-                   Withdrawal.fee_fen)
-        ):  # fmt: skip
+            select(
+                Withdrawal.distributor_id,
+                Withdrawal.status,
+                Withdrawal.amount_fen,
+                Withdrawal.fee_fen,
+            )
+        ):
             if status in IN_FLIGHT:
                 held[distributor_id] += amount
             elif status == "paid":
                 paid_out[distributor_id] += amount - fee
                 fees[distributor_id] += fee
         assert set(kept) <= set(accounts)
-        earned = dict(session.execute(
-            select(DistributorDay.distributor_id, func.sum(DistributorDay.earned_fen))
-            .group_by(DistributorDay.distributor_id)
-        ).all())  # fmt: skip
+        earned = dict(
+            session.execute(
+                select(DistributorDay.distributor_id, func.sum(DistributorDay.earned_fen)).group_by(
+                    DistributorDay.distributor_id
+                )
+            ).all()
+        )
         for distributor_id, a in accounts.items():
             assert set(a) == set(DISTRIBUTOR_ACCOUNTS)
             # the earnings page's figures add up to what the ledger holds
@@ -656,9 +675,10 @@ class EngineMachine(RuleBasedStateMachine):
     @invariant()
     def payouts_match_what_the_provider_paid(self):
         rows = db.session.execute(
-            select(Withdrawal.out_bill_no, Withdrawal.status, Withdrawal.amount_fen,
-                   Withdrawal.fee_fen)
-        ).all()  # fmt: skip
+            select(
+                Withdrawal.out_bill_no, Withdrawal.status, Withdrawal.amount_fen, Withdrawal.fee_fen
+            )
+        ).all()
         db.session.rollback()
         for out_bill_no, status, amount, fee in rows:
             if status == "paid":
@@ -685,9 +705,10 @@ class EngineMachine(RuleBasedStateMachine):
             .having(func.count() > 1)
         ).all()
         txn_dupes = session.execute(
-            select(Payment.provider_txn_id).group_by(Payment.provider_txn_id)
+            select(Payment.provider_txn_id)
+            .group_by(Payment.provider_txn_id)
             .having(func.count() > 1)
-        ).all()  # fmt: skip
+        ).all()
         order_dupes = session.execute(
             select(Payment.order_id).group_by(Payment.order_id).having(func.count() > 1)
         ).all()
@@ -701,9 +722,12 @@ class EngineMachine(RuleBasedStateMachine):
         order_rows = {o.id: o for o in session.scalars(select(Order))}
         lines = {line.id: line for line in session.scalars(select(OrderLine))}
         payments = dict(session.execute(select(Payment.order_id, Payment.amount_fen)).all())
-        refunds = defaultdict(int, session.execute(
-            select(Refund.order_id, func.sum(Refund.amount_fen)).group_by(Refund.order_id)
-        ).all())  # fmt: skip
+        refunds = defaultdict(
+            int,
+            session.execute(
+                select(Refund.order_id, func.sum(Refund.amount_fen)).group_by(Refund.order_id)
+            ).all(),
+        )
         by_line, by_order = defaultdict(list), defaultdict(list)
         settled = defaultdict(int)  # (settlement transaction, beneficiary) -> fen moved
         for c in session.scalars(select(Commission)):
@@ -715,7 +739,7 @@ class EngineMachine(RuleBasedStateMachine):
             .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
             .where(LedgerEntry.commission_id.is_not(None))
             .group_by(LedgerEntry.commission_id, LedgerAccount.kind)
-        ):  # fmt: skip
+        ):
             ledger[commission_id, kind] = fen
 
         for order in order_rows.values():
@@ -751,8 +775,9 @@ class EngineMachine(RuleBasedStateMachine):
                 kept, left = c.amount_fen - c.reversed_fen, line.paid_fen - line.refunded_fen
                 assert kept * line.paid_fen <= c.amount_fen * left
                 assert (kept + 1) * line.paid_fen > c.amount_fen * left
-                assert c.reversed_fen == reversal_due(c.amount_fen, line.paid_fen,
-                                                      line.refunded_fen)  # fmt: skip
+                assert c.reversed_fen == reversal_due(
+                    c.amount_fen, line.paid_fen, line.refunded_fen
+                )
                 assert (c.status == "reversed") == (c.reversed_fen == c.amount_fen)
                 if c.status == "available":  # commission only on completed sales
                     assert order.status == "completed"
@@ -777,9 +802,13 @@ SETTINGS = settings(
     max_examples=20,
     stateful_step_count=25,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                           HealthCheck.filter_too_much, HealthCheck.data_too_large],
-)  # fmt: skip
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
+)
 
 
 @pytest.mark.timeout(600)

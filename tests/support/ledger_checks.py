@@ -14,12 +14,16 @@ def settlement_postings() -> dict[tuple[int, int], dict[str, int]]:
     """(settlement transaction, distributor) -> {account kind: fen} from the ledger."""
     found: dict[tuple[int, int], dict[str, int]] = defaultdict(dict)
     rows = db.session.execute(
-        select(LedgerEntry.transaction_id, LedgerAccount.distributor_id, LedgerAccount.kind,
-               LedgerEntry.amount_fen)
+        select(
+            LedgerEntry.transaction_id,
+            LedgerAccount.distributor_id,
+            LedgerAccount.kind,
+            LedgerEntry.amount_fen,
+        )
         .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
         .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
         .where(LedgerTransaction.kind == "settlement")
-    )  # fmt: skip
+    )
     for txn, distributor_id, kind, fen in rows:
         assert kind not in found[txn, distributor_id], "two entries on one account in one batch"
         found[txn, distributor_id][kind] = fen
@@ -37,9 +41,15 @@ def assert_postings_match(settled_fen: dict[tuple[int, int], int]) -> None:
 def assert_each_commission_settled_once() -> list:
     """No refunds here: each settled commission moved its whole amount, in one transaction."""
     commissions = db.session.execute(
-        select(Commission.id, Commission.beneficiary_id, Commission.amount_fen,
-               Commission.reversed_fen, Commission.settlement_txn_id, Commission.status)
-    ).all()  # fmt: skip
+        select(
+            Commission.id,
+            Commission.beneficiary_id,
+            Commission.amount_fen,
+            Commission.reversed_fen,
+            Commission.settlement_txn_id,
+            Commission.status,
+        )
+    ).all()
     expected: dict[tuple[int, int], int] = defaultdict(int)
     for c in commissions:
         if c.settlement_txn_id is not None:

@@ -64,8 +64,9 @@ def text_xml(openid: str, content: str, msgid: int | None = None, at: int | None
     )
 
 
-def event_xml(openid: str, event: str, key: str | None = None, at: int | None = None,
-              extra: str = "") -> str:  # fmt: skip
+def event_xml(
+    openid: str, event: str, key: str | None = None, at: int | None = None, extra: str = ""
+) -> str:
     key_xml = f"<EventKey><![CDATA[{key}]]></EventKey>" if key is not None else ""
     return (
         f"<xml><ToUserName><![CDATA[{OFFICIAL}]]></ToUserName>"
@@ -75,11 +76,16 @@ def event_xml(openid: str, event: str, key: str | None = None, at: int | None = 
     )
 
 
-def signed_query(token: str = TOKEN, timestamp: str | None = None, nonce: str = "n0nce",
-                 **extra) -> dict:  # fmt: skip
+def signed_query(
+    token: str = TOKEN, timestamp: str | None = None, nonce: str = "n0nce", **extra
+) -> dict:
     timestamp = timestamp or str(int(time.time()))
-    return {"signature": sha1_signature(token, timestamp, nonce), "timestamp": timestamp,
-            "nonce": nonce, **extra}  # fmt: skip
+    return {
+        "signature": sha1_signature(token, timestamp, nonce),
+        "timestamp": timestamp,
+        "nonce": nonce,
+        **extra,
+    }
 
 
 def plain_request(xml: str, **query) -> tuple[str, bytes]:

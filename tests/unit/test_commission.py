@@ -129,18 +129,25 @@ def test_discount_spread_over_lines_then_commission_per_line():
     ]
     shares = compute_commissions(lines, [A, B], Rule())
     assert [(s.line_id, s.level, s.base_fen, s.amount_fen) for s in shares] == [
-        (0, 1, 2_700, 270), (0, 2, 2_700, 135), (1, 1, 6_299, 629), (1, 2, 6_299, 314),
-    ]  # fmt: skip
+        (0, 1, 2_700, 270),
+        (0, 2, 2_700, 135),
+        (1, 1, 6_299, 629),
+        (1, 2, 6_299, 314),
+    ]
 
 
 def test_each_share_keeps_its_rule_snapshot():
     [share] = compute_commissions(
-        [line(10_000, multiplier_bps=15_000)], [Beneficiary(7, (1200, None, None))],
+        [line(10_000, multiplier_bps=15_000)],
+        [Beneficiary(7, (1200, None, None))],
         Rule(version=4, levels=1, rates_bps=(1000, 0, 0)),
-    )  # fmt: skip
+    )
     assert (share.rule_version, share.rate_source, share.rate_kind, share.rate_value) == (
-        4, "tier", "percent", 1200,
-    )  # fmt: skip
+        4,
+        "tier",
+        "percent",
+        1200,
+    )
     assert (share.base_fen, share.multiplier_bps, share.amount_fen) == (10_000, 15_000, 1800)
 
 
@@ -185,9 +192,15 @@ def test_campaign_multiplier_applies_only_in_its_window_and_to_its_products():
 
 @pytest.mark.parametrize(
     ("amount", "paid", "refunded", "due"),
-    [(1000, 10_000, 0, 0), (1000, 10_000, 10_000, 1000), (1000, 10_000, 5_000, 500),
-     (999, 10_000, 3_333, 333), (1, 3, 1, 1), (7, 10, 9, 7)],
-)  # fmt: skip
+    [
+        (1000, 10_000, 0, 0),
+        (1000, 10_000, 10_000, 1000),
+        (1000, 10_000, 5_000, 500),
+        (999, 10_000, 3_333, 333),
+        (1, 3, 1, 1),
+        (7, 10, 9, 7),
+    ],
+)
 def test_reversal_is_proportional_and_leaves_what_remains_rounded_down(amount, paid, refunded, due):
     assert reversal_due(amount, paid, refunded) == due
 

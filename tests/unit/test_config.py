@@ -21,7 +21,7 @@ def clean_env(monkeypatch, tmp_path):
         "PUBLIC_BASE_URL",
         "SETTLEMENT_WORKERS",
     ):
-        monkeypatch.delenv(name, raising=False)  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
 
 

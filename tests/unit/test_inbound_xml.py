@@ -67,10 +67,14 @@ def test_a_wechat_message_with_a_nested_group():
         b"<Content></Content></xml>"
     )
     assert xml_to_dict(data) == {
-        "ToUserName": "gh_1", "FromUserName": "o-1", "CreateTime": "1700000000",
-        "MsgType": "event", "Event": "scancode_push",
-        "ScanCodeInfo": {"ScanType": "qrcode", "ScanResult": "a&b"}, "Content": "",
-    }  # fmt: skip
+        "ToUserName": "gh_1",
+        "FromUserName": "o-1",
+        "CreateTime": "1700000000",
+        "MsgType": "event",
+        "Event": "scancode_push",
+        "ScanCodeInfo": {"ScanType": "qrcode", "ScanResult": "a&b"},
+        "Content": "",
+    }
 
 
 @pytest.mark.parametrize(

@@ -31,8 +31,13 @@ def test_english_replies_are_used_for_english_users(tmp_path):
     from bot import messages
     from web import create_app
 
-    app = create_app({"FENXIAO_MODE": "test", "INSTANCE_PATH": str(tmp_path),
-                      "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})  # fmt: skip
+    app = create_app(
+        {
+            "FENXIAO_MODE": "test",
+            "INSTANCE_PATH": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        }
+    )
     with app.test_request_context():
         with force_locale("en"):
             assert messages.busy() == "We're busy right now. Please try again in a moment."
@@ -47,19 +52,37 @@ def test_the_earnings_reply_is_one_entry_in_both_languages(tmp_path):
     from services.lookups import Earnings
     from web import create_app
 
-    app = create_app({"FENXIAO_MODE": "test", "INSTANCE_PATH": str(tmp_path),
-                      "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})  # fmt: skip
-    figures = Earnings(available_fen=12_345, pending_fen=678, held_fen=0, withdrawn_fen=9,
-                       today_fen=1, month_fen=100_000)  # fmt: skip
+    app = create_app(
+        {
+            "FENXIAO_MODE": "test",
+            "INSTANCE_PATH": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        }
+    )
+    figures = Earnings(
+        available_fen=12_345,
+        pending_fen=678,
+        held_fen=0,
+        withdrawn_fen=9,
+        today_fen=1,
+        month_fen=100_000,
+    )
     with app.test_request_context():
         with force_locale("zh_CN"):
             assert messages.earnings(figures).splitlines() == [
-                "可提现：¥123.45", "待结算：¥6.78", "已提现：¥0.09", "今日收益：¥0.01",
+                "可提现：¥123.45",
+                "待结算：¥6.78",
+                "已提现：¥0.09",
+                "今日收益：¥0.01",
                 "本月收益：¥1000.00",
-            ]  # fmt: skip
+            ]
         with force_locale("en"):
             held = messages.earnings(Earnings(1, 2, 3, 4, 5, 6)).splitlines()
             assert held == [
-                "Available: ¥0.01", "Pending: ¥0.02", "Withdrawn: ¥0.04",
-                "Being withdrawn: ¥0.03", "Today: ¥0.05", "This month: ¥0.06",
-            ]  # fmt: skip
+                "Available: ¥0.01",
+                "Pending: ¥0.02",
+                "Withdrawn: ¥0.04",
+                "Being withdrawn: ¥0.03",
+                "Today: ¥0.05",
+                "This month: ¥0.06",
+            ]

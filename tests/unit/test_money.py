@@ -10,10 +10,21 @@ from models.money import allocate, format_yuan, parse_yuan
 
 @pytest.mark.parametrize(
     ("text", "fen"),
-    [("12.5", 1250), ("12.50", 1250), ("1", 100), ("0.01", 1), (" 100 ", 10_000),
-     ("¥3.2", 320), ("5元", 500), ("１２．５", 1250), ("٣", None), ("①", None),
-     ("1 2", None), ("￥ 8", 800)],
-)  # fmt: skip
+    [
+        ("12.5", 1250),
+        ("12.50", 1250),
+        ("1", 100),
+        ("0.01", 1),
+        (" 100 ", 10_000),
+        ("¥3.2", 320),
+        ("5元", 500),
+        ("１２．５", 1250),
+        ("٣", None),
+        ("①", None),
+        ("1 2", None),
+        ("￥ 8", 800),
+    ],
+)
 def test_parse_yuan(text, fen):
     if fen is None:
         with pytest.raises(InvalidAmount):
@@ -24,10 +35,17 @@ def test_parse_yuan(text, fen):
 
 @pytest.mark.parametrize(
     ("text", "reason"),
-    [("abc", "not_a_number"), ("-5", "not_a_number"), ("0", "not_positive"),
-     ("0.00", "not_positive"), ("1.234", "too_many_decimals"), ("", "not_a_number"),
-     ("1e3", "not_a_number"), ("12.", "not_a_number")],
-)  # fmt: skip
+    [
+        ("abc", "not_a_number"),
+        ("-5", "not_a_number"),
+        ("0", "not_positive"),
+        ("0.00", "not_positive"),
+        ("1.234", "too_many_decimals"),
+        ("", "not_a_number"),
+        ("1e3", "not_a_number"),
+        ("12.", "not_a_number"),
+    ],
+)
 def test_parse_yuan_refuses_with_a_reason(text, reason):
     with pytest.raises(InvalidAmount) as err:
         parse_yuan(text)

@@ -73,10 +73,14 @@ def invite(**changes) -> PosterContent:
 
 def product(**changes) -> PosterContent:
     fields = {
-        "kind": "product", "nickname": "Alice 王", "qr_content": PRODUCT_URL,
-        "invitation": "邀请你一起来逛逛", "product_title": "新疆阿克苏冰糖心苹果 5 斤装",
-        "price_fen": 3990, "product_image": photo(800),
-    }  # fmt: skip
+        "kind": "product",
+        "nickname": "Alice 王",
+        "qr_content": PRODUCT_URL,
+        "invitation": "邀请你一起来逛逛",
+        "product_title": "新疆阿克苏冰糖心苹果 5 斤装",
+        "price_fen": 3990,
+        "product_image": photo(800),
+    }
     return PosterContent(**{**fields, **changes})
 
 

@@ -42,18 +42,29 @@ def test_the_same_parts_are_the_same_key():
 
 @pytest.mark.parametrize(
     ("expires_in", "valid"),
-    [(None, False), (timedelta(days=3), True), (timedelta(minutes=61), True),
-     (timedelta(minutes=59), False), (timedelta(0), False), (-timedelta(days=1), False)],
-)  # fmt: skip
+    [
+        (None, False),
+        (timedelta(days=3), True),
+        (timedelta(minutes=61), True),
+        (timedelta(minutes=59), False),
+        (timedelta(0), False),
+        (-timedelta(days=1), False),
+    ],
+)
 def test_a_media_id_is_used_only_with_an_hour_to_spare(expires_in, valid):
     assert media_valid(None if expires_in is None else AT + expires_in, AT) is valid
 
 
 @pytest.mark.parametrize(
     ("expires_in", "renew"),
-    [(None, True), (timedelta(days=30), False), (timedelta(days=3, seconds=1), False),
-     (timedelta(days=3), True), (timedelta(hours=1), True)],
-)  # fmt: skip
+    [
+        (None, True),
+        (timedelta(days=30), False),
+        (timedelta(days=3, seconds=1), False),
+        (timedelta(days=3), True),
+        (timedelta(hours=1), True),
+    ],
+)
 def test_an_invite_qr_code_is_renewed_three_days_before_it_expires(expires_in, renew):
     assert qr_needs_renewal(None if expires_in is None else AT + expires_in, AT) is renew
 

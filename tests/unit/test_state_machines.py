@@ -7,8 +7,12 @@ import pytest
 from models.errors import InvalidTransition
 from models.states import COMMISSION, DISTRIBUTOR, ORDER, WITHDRAWAL, check_transition
 
-MACHINES = {"distributor": DISTRIBUTOR, "commission": COMMISSION, "withdrawal": WITHDRAWAL,
-            "order": ORDER}  # fmt: skip
+MACHINES = {
+    "distributor": DISTRIBUTOR,
+    "commission": COMMISSION,
+    "withdrawal": WITHDRAWAL,
+    "order": ORDER,
+}
 
 
 def moves(allowed: bool) -> list:
