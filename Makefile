@@ -30,6 +30,7 @@ demo: install
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # pytest exits 5 when it collects nothing, and make treats any non-zero exit as a failure.
 test: install-dev lint

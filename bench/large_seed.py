@@ -39,9 +39,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import psycopg  # noqa: E402
+import psycopg
 
-from tests.support.postgres import PostgresServer  # noqa: E402
+from tests.support.postgres import PostgresServer
 
 CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # as services.distributors
 RATES_BPS = (1000, 500, 200)  # levels 1-3, percent of the line's paid amount
@@ -107,9 +107,9 @@ def bench_database(prefix: str = "fx-bench-") -> Iterator[BenchDatabase]:
     """A fresh tuned PostgreSQL + embedded Redis + the app, migrated; all removed on exit."""
     from flask_migrate import upgrade
 
+    from infra.redis_server import EmbeddedRedis
     from models import db
     from web import create_app
-    from web.redis_server import EmbeddedRedis
 
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     postgres = BenchPostgres()

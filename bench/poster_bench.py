@@ -28,12 +28,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import qrcode  # noqa: E402
-from PIL import Image, ImageDraw, ImageFilter, ImageOps  # noqa: E402
-from PIL import ImageFont as PILImageFont  # noqa: E402
+import qrcode
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
+from PIL import ImageFont as PILImageFont
 
-from workers import fonts  # noqa: E402
-from workers.poster_render import (  # noqa: E402
+from render import fonts
+from render.poster_render import (
     JPEG_OPTIONS,
     PosterContent,
     PosterTemplate,
@@ -63,11 +63,11 @@ def cache_hits(n: int) -> list[float]:
 
     from flask_migrate import upgrade
 
+    from infra.redis_server import EmbeddedRedis
     from models import db
     from services import posters
     from tests.factories import make_distributor, make_product
     from web import create_app
-    from web.redis_server import EmbeddedRedis
 
     folder = Path(tempfile.mkdtemp(prefix="fx-poster-bench-"))
     redis_server = EmbeddedRedis(folder / "redis").start()

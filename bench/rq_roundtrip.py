@@ -18,13 +18,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from flask_migrate import upgrade  # noqa: E402
+from flask_migrate import upgrade
 
-from web import create_app  # noqa: E402
-from web.redis_client import get_redis  # noqa: E402
-from web.redis_server import EmbeddedRedis  # noqa: E402
-from workers.queues import get_queue  # noqa: E402
-from workers.system import push_marker  # noqa: E402
+from infra.jobs import get_queue
+from infra.redis_client import get_redis
+from infra.redis_server import EmbeddedRedis
+from web import create_app
+from workers.system import push_marker
 
 ROUND_TRIPS = 200
 PINGS = 2000

@@ -56,11 +56,13 @@ for _path in (str(REPO), str(BENCH)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from large_seed import seed  # noqa: E402
+from large_seed import seed
 
-from services.sender_cards import CARD_TTL  # noqa: E402
-from tests.support.postgres import PostgresServer  # noqa: E402
-from tests.support.wechat import (  # noqa: E402
+from infra.procutil import free_port
+from infra.redis_server import EmbeddedRedis
+from services.sender_cards import CARD_TTL
+from tests.support.postgres import PostgresServer
+from tests.support.wechat import (
     AES_KEY,
     APPID,
     OFFICIAL,
@@ -70,8 +72,6 @@ from tests.support.wechat import (  # noqa: E402
     sha1_signature,
     text_xml,
 )
-from web.procutil import free_port  # noqa: E402
-from web.redis_server import EmbeddedRedis  # noqa: E402
 
 LUA = BENCH / "webhook_bench.lua"
 COMMAND = "收益"

@@ -1,15 +1,13 @@
-"""The WeChat official-account bot: webhook, dispatch, handlers, outbound client."""
+"""The WeChat official-account bot: webhook, dispatch, handlers."""
 
 from __future__ import annotations
 
 from flask import Flask
 
+from bot.dispatch import build_robot
+from bot.webhook import ROBOT, bp
+
 
 def init_app(app: Flask) -> None:
-    from bot import notifications
-    from bot.dispatch import build_robot
-    from bot.webhook import ROBOT, bp
-
     app.extensions[ROBOT] = build_robot(app.config["WECHAT_TOKEN"])
     app.register_blueprint(bp)
-    notifications.register()

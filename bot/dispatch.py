@@ -9,8 +9,9 @@ import re
 
 from werobot import WeRoBot
 
-from bot import handlers, messages
+from bot import handlers
 from models import db
+from texts import messages
 
 log = logging.getLogger(__name__)
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 from flask import g
 from werobot.replies import ImageReply
 
-from bot import messages
+from infra.clock import china_day, now
 from models.errors import DomainError, InsufficientBalance
 from models.money import parse_yuan
 from services import distributors, lookups, posters, sender_cards, tracking, users, withdrawals
 from services import material as promo
 from services.binding import bind_shopper
-from services.common import china_day, merchant, now
 from services.ledger import balances
+from services.merchant import merchant
 from services.rules import active_rule
+from texts import messages
 
 SCENE_PREFIX = "d_"
 

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, g, request
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
-from bot import dedup, handlers, messages
+from bot import dedup, handlers
 from bot.dispatch import card_answered, read_only, reply_xml
 from bot.inbound import (
     MAX_BODY,
@@ -25,9 +25,10 @@ from bot.inbound import (
     to_message,
     xml_to_dict,
 )
+from infra.clock import china_day, now
+from infra.redis_client import get_redis
 from services import sender_cards, users
-from services.common import china_day, now
-from web.redis_client import get_redis
+from texts import messages
 
 log = logging.getLogger(__name__)
 bp = Blueprint("wechat", __name__)

@@ -29,7 +29,7 @@ class PosterTemplate(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(Integer, unique=True)
-    definition: Mapped[dict] = mapped_column(JSON)  # workers.poster_render.PosterTemplate.to_dict()
+    definition: Mapped[dict] = mapped_column(JSON)  # render.poster_render.PosterTemplate.to_dict()
     note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sqlalchemy.orm import object_session
+
 from models.errors import InvalidTransition
+from models.events import StatusChange
 
 DISTRIBUTOR = {
     "pending": {"active", "rejected"},
@@ -49,10 +52,6 @@ class StatusMixin:
     TRANSITIONS: Mapping[str, set[str]] = {}
 
     def set_status(self, new: str, note: str | None = None) -> None:
-        from sqlalchemy.orm import object_session
-
-        from models.events import StatusChange
-
         current = self.status
         check_transition(self.TRANSITIONS, self.__tablename__, current, new)
         self.status = new

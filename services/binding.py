@@ -8,11 +8,13 @@ from datetime import datetime
 from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 
+from infra.clock import now
+from infra.db import for_update, unit_of_work
 from models import Binding, Distributor, Order, User, db
 from models.binding import BindingRule, Decision, Shopper, decide_binding
 from models.errors import NotFound
-from services.common import for_update, merchant, now, unit_of_work
 from services.distributors import distributor_by_code, full_ancestor_ids
+from services.merchant import merchant
 
 PAID_STATES = ("paid", "shipped", "completed", "refunded")
 

@@ -8,12 +8,14 @@ from datetime import datetime
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
+from infra.clock import now
+from infra.db import for_update, unit_of_work
 from models import Binding, Distributor, Order, Tier, User, db
 from models.errors import ApplicationRefused, NotFound
 from models.events import APPLICATION_APPROVED, APPLICATION_REJECTED
-from services.common import for_update, merchant, now, unit_of_work
 from services.events import record_event
 from services.ledger import ensure_accounts
+from services.merchant import merchant
 
 CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: codes are read aloud too
 CODE_LENGTH = 8

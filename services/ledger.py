@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, insert, select, text, update
 
+from infra.db import insert_ignore, is_postgres
 from models import LedgerAccount, LedgerEntry, LedgerTransaction, db
 from models.errors import InsufficientBalance, LedgerImbalance
 from models.ledger import DISTRIBUTOR_ACCOUNTS, MERCHANT_ACCOUNTS, account_key
-from services.common import insert_ignore, is_postgres
 from services.sender_cards import touch_accounts
 
 

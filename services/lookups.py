@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
+from infra.clock import china_day, now
 from models import db
 from models.ledger import AVAILABLE, HELD, PAID_OUT, PENDING
-from services.common import china_day, now
 
 
 @dataclass(frozen=True)

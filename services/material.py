@@ -15,11 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wechatpy.exceptions import WeChatClientException
 
+from infra.clock import now
+from infra.db import unit_of_work
+from infra.jobs import HIGH, PendingJob, get_queue
+from infra.redis_client import get_redis
 from models import Product, PromoImage, PromoMaterial, User, db
 from models.errors import DomainError, NotFound
 from models.material import MAX_IMAGES
-from services.common import now, unit_of_work
 from services.posters import MEDIA_LIFETIME, load_subject, media_valid, upload_image
+from wechat.outbound import send_image, send_text
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +136,6 @@ def request_material(distributor_id: int) -> MaterialAnswer:
     images = len(material.images)
     material_id = material.id
     db.session.rollback()
-    from workers.queues import HIGH, PendingJob, get_queue
 
     nonce = secrets.token_hex(8)
     PendingJob(
@@ -149,7 +152,6 @@ def request_material(distributor_id: int) -> MaterialAnswer:
 def send_material(material_id: int, user_id: int, nonce: str) -> int:
     """Send the item's images, then its text; each send recorded once. Returns how many went
     out. WeChat's customer-service quota (45047) ends the batch: the rest is on the page."""
-    from bot.outbound import send_image, send_text
 
     material = db.session.get(PromoMaterial, material_id)
     user = db.session.get(User, user_id)
@@ -174,7 +176,6 @@ def send_material(material_id: int, user_id: int, nonce: str) -> int:
 
 def image_media(image_id: int) -> str:
     """The image's temporary media_id, uploaded again once the cached one is expiring."""
-    from web.redis_client import get_redis
 
     image = db.session.get(PromoImage, image_id)
     if media_valid(image.media_expires_at, now()):

@@ -13,6 +13,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from infra.clock import china_day, now
+from infra.db import for_update, unit_of_work, upsert
 from models import (
     Commission,
     CommissionMaturity,
@@ -39,9 +41,9 @@ from models.ledger import AVAILABLE, COMMISSION_EXPENSE, PENDING, account_key
 from models.money import allocate
 from services import distributors as distributor_service
 from services.binding import current_upline_id
-from services.common import china_day, for_update, merchant, now, unit_of_work, upsert
 from services.events import record_event
 from services.ledger import Leg, ensure_accounts, post
+from services.merchant import merchant
 from services.rules import active_rule, campaigns_at, rule_version
 from services.sender_cards import touch_distributors
 

@@ -24,9 +24,18 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from infra.clock import now
+from infra.db import insert_ignore, unit_of_work
+from infra.jobs import HIGH, PendingJob, get_queue
+from infra.redis_client import get_redis
 from models import Distributor, InviteQrCode, Poster, PosterTemplate, Product, User, db
 from models.base import begin_write
-from services.common import insert_ignore, now, unit_of_work
+from render import poster_render
+from render.poster_render import PosterContent, default_template
+from render.poster_render import PosterTemplate as Template
+from texts import messages
+from wechat.client import wechat_client
+from wechat.outbound import send_image
 
 log = logging.getLogger(__name__)
 
@@ -239,8 +248,6 @@ def _pending_key(distributor_id: int, product_id: int | None) -> str:
 
 def enqueue_poster(distributor_id: int, product_id: int | None, send: bool) -> bool:
     """Queue one poster job; False when one for the same poster is already on its way."""
-    from web.redis_client import get_redis
-    from workers.queues import HIGH, PendingJob, get_queue
 
     nonce = secrets.token_hex(8)
     if not get_redis().set(
@@ -257,7 +264,6 @@ def enqueue_poster(distributor_id: int, product_id: int | None, send: bool) -> b
 
 
 def clear_pending(distributor_id: int, product_id: int | None) -> None:
-    from web.redis_client import get_redis
 
     get_redis().delete(_pending_key(distributor_id, product_id))
 
@@ -268,7 +274,6 @@ def active_template_row() -> PosterTemplate:
     row = db.session.scalar(select(PosterTemplate).order_by(PosterTemplate.version.desc()).limit(1))
     if row is not None:
         return row
-    from workers.poster_render import default_template
 
     # Version 1 exactly, inserted once: concurrent first posters must agree on one template.
     definition = default_template().to_dict()
@@ -287,7 +292,6 @@ def active_template_row() -> PosterTemplate:
 
 def publish_template(definition: dict, note: str = "") -> PosterTemplate:
     """Store a new template version (it becomes the active one). ValueError on bad data."""
-    from workers.poster_render import PosterTemplate as Template
 
     Template.from_dict(definition)  # refuse bad data before storing it
     with unit_of_work():
@@ -311,7 +315,6 @@ def render_template_for(row: PosterTemplate):
     """The renderer's template for a stored version, built once per process (the renderer
     prepares fonts and static layers per template). Rows are never edited, so a version and
     its creation time name one definition (even across databases, as in the tests)."""
-    from workers.poster_render import PosterTemplate as Template
 
     key = (row.version, row.created_at)
     template = _TEMPLATES.get(key)
@@ -329,7 +332,6 @@ def invite_qr_url(distributor_id: int, code: str) -> str:
     row = db.session.get(InviteQrCode, distributor_id)
     if row is not None and not qr_needs_renewal(row.expires_at, now()):
         return row.url
-    from web.redis_client import get_redis
 
     with get_redis().lock(f"poster:qr:{distributor_id}", timeout=60, blocking_timeout=60):
         db.session.rollback()
@@ -341,7 +343,6 @@ def invite_qr_url(distributor_id: int, code: str) -> str:
 
 def renew_invite_qr(distributor_id: int, code: str) -> InviteQrCode:
     """A new temporary QR_STR_SCENE code with scene d_<code>, valid 30 days."""
-    from bot.wechat_client import wechat_client
 
     scene = invite_scene(code)
     answer = wechat_client().qrcode.create(
@@ -377,7 +378,6 @@ def ensure_poster(
     """The poster for the current key, rendered at most once, and (with `upload`) uploaded while
     its media_id is missing or expiring. None when the distributor is not active (or the product
     is gone)."""
-    from web.redis_client import get_redis
 
     subject = load_subject(distributor_id, product_id)
     if subject is None or subject.status != "active":
@@ -403,8 +403,6 @@ def ensure_poster(
 
 
 def render(subject: Subject, template: PosterTemplate, key: PosterKey) -> bytes:
-    from bot import messages
-    from workers.poster_render import PosterContent, render_poster
 
     product = subject.product
     content = PosterContent(
@@ -419,7 +417,7 @@ def render(subject: Subject, template: PosterTemplate, key: PosterKey) -> bytes:
         product_image=fetch_image((product.images or [None])[0]) if product else None,
     )
     font = current_app.config.get("POSTER_FONT_PATH") or None
-    return render_poster(render_template_for(template), content, font_path=font)
+    return poster_render.render_poster(render_template_for(template), content, font_path=font)
 
 
 def store_render(key: PosterKey, image: bytes) -> Poster:
@@ -452,7 +450,6 @@ def store_media(poster_id: int, media_id: str) -> Poster:
 
 def upload_image(data: bytes, filename: str) -> str:
     """Upload temporary media (image) and return its media_id."""
-    from bot.wechat_client import wechat_client
 
     answer = wechat_client().media.upload("image", (filename, io.BytesIO(data)))
     return answer["media_id"]
@@ -460,7 +457,6 @@ def upload_image(data: bytes, filename: str) -> str:
 
 def send_poster(poster: ReadyPoster, nonce: str) -> str:
     """Send the poster once for this request (a retried job sends nothing twice)."""
-    from bot.outbound import send_image
 
     begin_write()
     user = db.session.get(User, poster.user_id)
@@ -473,7 +469,6 @@ def fetch_image(url: str | None) -> bytes | None:
     (the renderer then draws a generated default)."""
     if not url or not url.startswith(("http://", "https://")):
         return None
-    from web.redis_client import get_redis
 
     cache = get_redis()
     key = "poster:image:" + hashlib.sha1(url.encode()).hexdigest()

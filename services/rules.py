@@ -6,9 +6,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from infra.db import unit_of_work
 from models import CommissionCampaign, RuleSet, db
 from models.commission import Campaign, Rule
-from services.common import unit_of_work
 
 DEFAULT_RULE = Rule(version=0)
 

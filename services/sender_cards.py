@@ -34,7 +34,10 @@ import redis
 from sqlalchemy import event, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from infra.clock import china_day, now
+from infra.redis_client import get_redis
 from models import Distributor, DistributorDay, LedgerAccount, User, db
+from services import hot_reads
 
 log = logging.getLogger(__name__)
 
@@ -82,15 +85,12 @@ def warm(openid: str, client: redis.Redis | None = None) -> bool:
     """Cache this sender's card now: a notification just reached them, and their next message
     is likely `收益`. Call it outside any transaction (its read must see the latest commit).
     Best effort: False if there was nothing to cache, or Redis or the read failed."""
-    from services.common import china_day, now
-    from services.hot_reads import sender_row
-    from web.redis_client import get_redis
 
     day = china_day(now())
     try:
         client = client or get_redis()
         version = client.get(version_key(openid)) or b""  # before the read, as the webhook does
-        row = sender_row(openid, day)
+        row = hot_reads.sender_row(openid, day)
         if row is None:
             return False
         card = encode(day, tuple(row))
@@ -230,7 +230,6 @@ return #KEYS / 2
 
 def invalidate(openids: Iterable[str], client: redis.Redis | None = None) -> None:
     """Bump these senders' card versions and delete their cards, in one round trip per 500."""
-    from web.redis_client import get_redis
 
     openids = sorted(openids)
     try:
@@ -253,16 +252,13 @@ def _chunks(items: list, size: int = 1000):
         yield items[i : i + size]
 
 
-_REGISTERED = False
-
-
-def register() -> None:
-    """Listen on the app's sessions (once per process)."""
-    global _REGISTERED
-    if _REGISTERED:
-        return
-    event.listen(db.session, "after_flush", _after_flush)
-    event.listen(db.session, "before_commit", _before_commit)
-    event.listen(db.session, "after_commit", _after_commit)
-    event.listen(db.session, "after_soft_rollback", _after_soft_rollback)
-    _REGISTERED = True
+def install_listeners() -> None:
+    """Every process that writes invalidates the webhook's cards: listen on the app's sessions."""
+    for name, listener in (
+        ("after_flush", _after_flush),
+        ("before_commit", _before_commit),
+        ("after_commit", _after_commit),
+        ("after_soft_rollback", _after_soft_rollback),
+    ):
+        if not event.contains(db.session, name, listener):
+            event.listen(db.session, name, listener)

@@ -25,6 +25,9 @@ from operator import itemgetter
 from flask import current_app
 from sqlalchemy import bindparam, delete, insert, select, text, update
 
+from infra.clock import now
+from infra.db import is_postgres
+from infra.jobs import enqueue_after_commit
 from models import (
     Commission,
     CommissionMaturity,
@@ -36,10 +39,10 @@ from models import (
 )
 from models.base import TZDateTime, begin_write
 from models.events import COMMISSION_SETTLED
-from services.common import is_postgres, now
+from models.ledger import AVAILABLE, PENDING, account_key
 from services.events import schedule_publish
+from services.ledger import Leg, post
 from services.sender_cards import touch_distributors
-from workers.queues import enqueue_after_commit
 
 DEFAULT_BATCH = 20_000
 TIER_JOB = "workers.settlement.check_tiers_after_settlement"
@@ -351,8 +354,6 @@ def _lock_accounts(distributor_ids: list[int]) -> dict[tuple[int, str], int]:
 
 def settle_naive(at: datetime | None = None, limit: int | None = None) -> int:
     """The ORM row-by-row way, kept only as the benchmark's baseline. Don't use it."""
-    from models.ledger import AVAILABLE, PENDING, account_key
-    from services.ledger import Leg, post
 
     at = at or now()
     stmt = select(Commission).where(Commission.status == "pending", Commission.matures_at <= at)

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
+from infra.db import for_update, unit_of_work
 from models import Distributor, Tier, db
 from models.events import TIER_UPGRADED
 from models.tiers import TierRule, earned_tier
-from services.common import for_update, unit_of_work
 from services.events import record_event
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from infra.db import unit_of_work
 from models import ShareEvent, db
 from models.posters import SHARE_KINDS
-from services.common import unit_of_work
 
 
 def record_share(

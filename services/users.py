@@ -8,11 +8,13 @@ from datetime import date
 
 from sqlalchemy import bindparam, or_, select, update
 
+from infra.clock import now
+from infra.db import unit_of_work
+from infra.jobs import enqueue_after_commit
+from infra.redis_client import get_redis
 from models import OutboundMessage, User, db
-from services.common import now, unit_of_work
 from services.distributors import get_or_create_user, upsert_user
 from services.hot_reads import sender_row
-from workers.queues import enqueue_after_commit
 
 PROFILE_JOB = "workers.wechat.refresh_profile"
 
@@ -78,8 +80,6 @@ def seen_entry(openid: str) -> str:
 def note_seen(openid: str) -> None:
     import redis
 
-    from web.redis_client import get_redis
-
     # A missed interaction time only shortens the 48 h window we believe in.
     with contextlib.suppress(redis.RedisError, OSError):
         get_redis().rpush(SEEN_QUEUE, seen_entry(openid))
@@ -88,8 +88,6 @@ def note_seen(openid: str) -> None:
 def flush_last_seen(limit: int = 10_000) -> int:
     """Write queued interaction times to users.last_seen_at (the newest per user)."""
     from datetime import UTC, datetime
-
-    from web.redis_client import get_redis
 
     client = get_redis()
     with client.pipeline() as pipe:

@@ -7,6 +7,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from infra.clock import china_day, china_day_start, now
+from infra.db import for_update, unit_of_work
+from infra.jobs import enqueue_after_commit
 from models import Distributor, Withdrawal, db
 from models.errors import (
     BelowMinimum,
@@ -19,11 +22,10 @@ from models.errors import (
 from models.events import WITHDRAWAL_FAILED, WITHDRAWAL_PAID, WITHDRAWAL_REJECTED
 from models.ledger import AVAILABLE, FEE_INCOME, HELD, PAID_OUT, account_key
 from models.money import BPS
-from services.common import china_day, china_day_start, for_update, merchant, now, unit_of_work
 from services.events import record_event
 from services.ledger import Leg, ensure_accounts, post
-from services.payouts import TransferRequest, TransferResult
-from workers.queues import enqueue_after_commit
+from services.merchant import merchant
+from wechat.payouts import TransferRequest, TransferResult
 
 PAYOUT_JOB = "workers.payouts.pay_withdrawal"
 COUNTED_STATES = ("requested", "approved", "paying", "paid")

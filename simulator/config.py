@@ -10,20 +10,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-# The simulator is never WeChat itself, so the demo credentials are always the fallback.
-DEMO_WECHAT = {
-    "WECHAT_TOKEN": "fenxiao-demo-token",
-    "WECHAT_APPID": "wxf3n51a0d3m0a99id",
-    "WECHAT_APPSECRET": "fenxiao-demo-appsecret-0000000000",
-    "WECHAT_PAY_MCH_ID": "1900000109",
-    "WECHAT_PAY_API_KEY": "fenxiaodemopaykey000000000000000",
-}
-try:  # the main app's copy is the source of truth when it is importable
-    from web.config import DEMO_WECHAT as _MAIN_DEMO_WECHAT
-
-    DEMO_WECHAT = dict(_MAIN_DEMO_WECHAT)
-except ImportError:  # pragma: no cover - the simulator also runs on its own
-    pass
+# The demo credentials are the fallback: the simulator is never WeChat itself.
+from demo_identity import DEMO_WECHAT, PEOPLE
 
 DAY = 86400
 
@@ -88,12 +76,7 @@ def seed_users(cfg: Mapping[str, Any]) -> dict[str, str]:
         return dict(raw)
     users: dict[str, str] = {}
     if raw is None and cfg.get("FENXIAO_MODE") == "demo":
-        try:  # so the demo's seeded distributors can chat and be paid
-            from web.seed import PEOPLE
-
-            users.update(PEOPLE)
-        except Exception:  # pragma: no cover - the simulator also runs without the main app
-            pass
+        users.update(PEOPLE)  # so the demo's seeded distributors can chat and be paid
     for item in (raw or "").split(","):
         openid, _, nickname = item.strip().partition(":")
         if openid:

@@ -15,11 +15,11 @@ import pytest
 import redis
 from flask_migrate import upgrade
 
+from infra.redis_server import EmbeddedRedis
 from models import db
 from services import hot_reads
 from tests.support.postgres import PostgresServer
 from web import create_app
-from web.redis_server import EmbeddedRedis
 
 REPO = Path(__file__).resolve().parent.parent
 BACKENDS = ("sqlite", "postgresql")
@@ -156,7 +156,7 @@ def worker_process(app):
     """A real `flask --app web worker` process, running until the test ends."""
     from rq import Worker
 
-    from web.redis_client import get_redis
+    from infra.redis_client import get_redis
 
     proc = subprocess.Popen(
         flask_cli("worker", "--name", f"test-worker-{os.getpid()}"),

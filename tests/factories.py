@@ -7,11 +7,12 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
+from infra.clock import now
 from models import Merchant, Product, Tier, db
 from models.base import begin_write
 from services import distributors, orders
 from services.binding import bind_shopper
-from services.common import merchant, now
+from services.merchant import merchant
 
 _seq = itertools.count(1)
 

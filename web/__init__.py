@@ -16,10 +16,12 @@ from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
 
 import bot
+from infra import jobs, redis_client
+from infra.config import REPO_ROOT, load_config
 from models import db
-from services import sender_cards
-from web import cli, health, redis_client
-from web.config import REPO_ROOT, load_config, poster_font
+from render.fonts import poster_font
+from services import events, notifications, sender_cards
+from web import cli, health, me, shop_links
 
 SUPPORTED_LOCALES = ("zh_CN", "en")
 
@@ -55,23 +57,27 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     db.init_app(app)
-    sender_cards.register()  # every process that writes invalidates the webhook's cards
+    install_listeners_and_handlers()
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"), render_as_batch=True)
     redis_client.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
 
     app.register_blueprint(health.bp)
-    # Imported here: they use the services, which reach back into `web` for Redis, so importing
-    # them with this package would make a cycle for whoever imports a service first.
-    from web import me, shop_links
-
     app.register_blueprint(shop_links.bp)
     app.register_blueprint(me.bp)
     bot.init_app(app)
     csrf.exempt(app.blueprints["wechat"])  # WeChat signs its requests; there is no form token
     cli.init_app(app)
     return app
+
+
+def install_listeners_and_handlers() -> None:
+    """The one place where session listeners and domain-event handlers are installed."""
+    jobs.install_listeners()  # jobs go out after commit
+    events.install_listeners()  # one publish run asked for per transaction
+    sender_cards.install_listeners()  # every commit that changes a sender invalidates their card
+    notifications.subscribe_all()  # every domain event kind has its handler
 
 
 def engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import logging
 import sys
-import urllib.request
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from web.config import poster_font
-from web.redis_client import get_redis
+from infra.jobs import QUEUE_NAMES
+from infra.redis_client import get_redis
+from render.fonts import poster_font
+from services.demo_seed import seed_demo
+from web.demo import run_demo
+from web.engine_cli import ENGINE_COMMANDS
+from web.material_cli import material_group
+from web.poster_cli import poster_group
+from web.wechat_cli import wechat_group
+from workers.schedule import build_cron_scheduler
+from workers.worker import build_worker
 
 log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    from bot.cli import wechat_group
-    from web.engine_cli import ENGINE_COMMANDS
-    from web.material_cli import material_group
-    from web.poster_cli import poster_group
 
     commands = (
         worker_command,
@@ -42,8 +46,6 @@ def init_app(app: Flask) -> None:
 @with_appcontext
 def worker_command(burst: bool, queues: str | None, name: str | None) -> None:
     """Run an RQ worker with the scheduler on the app's queues."""
-    from workers.queues import QUEUE_NAMES
-    from workers.worker import build_worker
 
     chosen = tuple(q.strip() for q in queues.split(",")) if queues else QUEUE_NAMES
     unknown = set(chosen) - set(QUEUE_NAMES)
@@ -59,7 +61,6 @@ def worker_command(burst: bool, queues: str | None, name: str | None) -> None:
 @with_appcontext
 def cron_command() -> None:
     """Run RQ's cron scheduler, which enqueues the project's periodic jobs."""
-    from workers.schedule import build_cron_scheduler
 
     build_cron_scheduler(get_redis()).start()
 
@@ -68,7 +69,6 @@ def cron_command() -> None:
 @with_appcontext
 def seed_command() -> None:
     """Create the demo merchant and its data; running it again changes nothing."""
-    from web.seed import seed_demo
 
     click.echo(seed_demo())
 
@@ -80,15 +80,6 @@ def seed_command() -> None:
 @with_appcontext
 def demo_command(host: str, port: int, simulator_port: int | None) -> None:
     """Migrate, seed, and run web, worker, cron, Redis and the simulator until Ctrl-C."""
-    from web.demo import run_demo
 
     poster_font(current_app.config.get("POSTER_FONT_PATH"))  # fail before starting anything
     sys.exit(run_demo(current_app._get_current_object(), host, port, simulator_port))
-
-
-def http_ok(url: str, timeout: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status == 200
-    except OSError:
-        return False

@@ -8,10 +8,10 @@ from pathlib import Path
 from flask import Flask
 from flask_migrate import upgrade
 
-from web.cli import http_ok
-from web.redis_server import EmbeddedRedis, ping
-from web.seed import seed_demo
-from web.supervisor import Service, ServiceFailed, Supervisor
+from infra.procutil import http_ok
+from infra.redis_server import EmbeddedRedis, ping
+from infra.supervisor import Service, ServiceFailed, Supervisor
+from services.demo_seed import seed_demo
 
 
 def run_demo(app: Flask, host: str, port: int, simulator_port: int | None) -> int:

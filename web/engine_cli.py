@@ -11,6 +11,11 @@ from flask.cli import with_appcontext
 
 from models.errors import DomainError
 from models.money import format_yuan, parse_percent
+from services.distributors import approve, reject, team_counts_check
+from services.ledger import reconcile
+from services.rules import publish_rule_set
+from services.settlement import settle_matured
+from services.withdrawals import approve_withdrawal, mark_paid_manually, reject_withdrawal
 
 
 def _run(action, *args):
@@ -25,7 +30,6 @@ def _run(action, *args):
 @with_appcontext
 def settle_command(batch_size: int) -> None:
     """Settle every matured commission now (the cron job does this every minute)."""
-    from services.settlement import settle_matured
 
     click.echo(f"settled {settle_matured(batch_size=batch_size)} commission(s)")
 
@@ -34,7 +38,6 @@ def settle_command(batch_size: int) -> None:
 @with_appcontext
 def reconcile_command() -> None:
     """Prove cached balances equal their entries and every transaction sums to zero."""
-    from services.ledger import reconcile
 
     report = reconcile()
     for line in report.lines():
@@ -53,7 +56,6 @@ def team_group() -> None:
 @with_appcontext
 def team_check_command(fix: bool) -> None:
     """Recount every team from the ancestor columns and compare with the stored counts."""
-    from services.distributors import team_counts_check
 
     mismatches = team_counts_check(fix=fix)
     for distributor_id, stored, actual in mismatches:
@@ -72,7 +74,6 @@ def distributor_group() -> None:
 @click.argument("distributor_id", type=int)
 @with_appcontext
 def approve_command(distributor_id: int) -> None:
-    from services.distributors import approve
 
     d = _run(approve, distributor_id)
     click.echo(f"distributor {d.id} ({d.code}) is {d.status}")
@@ -83,7 +84,6 @@ def approve_command(distributor_id: int) -> None:
 @click.option("--reason", required=True)
 @with_appcontext
 def reject_command(distributor_id: int, reason: str) -> None:
-    from services.distributors import reject
 
     d = _run(reject, distributor_id, reason)
     click.echo(f"distributor {d.id} is {d.status}: {d.reject_reason}")
@@ -98,7 +98,6 @@ def withdrawal_group() -> None:
 @click.argument("withdrawal_id", type=int)
 @with_appcontext
 def withdrawal_approve_command(withdrawal_id: int) -> None:
-    from services.withdrawals import approve_withdrawal
 
     w = _run(approve_withdrawal, withdrawal_id)
     click.echo(f"withdrawal {w.out_bill_no} ¥{format_yuan(w.amount_fen)} is {w.status}")
@@ -109,7 +108,6 @@ def withdrawal_approve_command(withdrawal_id: int) -> None:
 @click.option("--reason", required=True)
 @with_appcontext
 def withdrawal_reject_command(withdrawal_id: int, reason: str) -> None:
-    from services.withdrawals import reject_withdrawal
 
     w = _run(reject_withdrawal, withdrawal_id, reason)
     click.echo(f"withdrawal {w.out_bill_no} is {w.status}; ¥{format_yuan(w.amount_fen)} returned")
@@ -120,7 +118,6 @@ def withdrawal_reject_command(withdrawal_id: int, reason: str) -> None:
 @click.option("--reference", required=True, help="The bank transfer's reference.")
 @with_appcontext
 def withdrawal_mark_paid_command(withdrawal_id: int, reference: str) -> None:
-    from services.withdrawals import mark_paid_manually
 
     w = _run(mark_paid_manually, withdrawal_id, reference)
     click.echo(f"withdrawal {w.out_bill_no} is {w.status}")
@@ -135,7 +132,6 @@ def withdrawal_mark_paid_command(withdrawal_id: int, reference: str) -> None:
 @with_appcontext
 def rules_command(levels, rates, max_share, self_purchase, freeze_days) -> None:
     """Publish a new commission rule-set version."""
-    from services.rules import publish_rule_set
 
     bps = [_percent_bps(r) for r in rates.split(",")] + [0, 0, 0]
     rule = _run(

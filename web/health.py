@@ -11,8 +11,8 @@ from rq.cron_scheduler_registry import get_keys as cron_scheduler_keys
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from infra.redis_client import get_redis
 from models import db
-from web.redis_client import get_redis
 
 bp = Blueprint("health", __name__)
 

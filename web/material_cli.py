@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from infra.clock import CHINA, now
 from models.errors import DomainError
-from services.common import CHINA
+from services.material import add_material, list_material
 
 
 def parse_publish_at(value: str | None) -> datetime | None:
@@ -44,7 +45,6 @@ def add_command(
     text: str, images: tuple[str, ...], product_id: int | None, publish_at: str | None
 ) -> None:
     """Add a material item."""
-    from services.material import add_material
 
     data = [Path(p).read_bytes() for p in images]
     try:
@@ -61,8 +61,6 @@ def add_command(
 @with_appcontext
 def list_command() -> None:
     """Every material item, newest first: id, publish time, state, images, product, text."""
-    from services.common import now
-    from services.material import list_material
 
     at = now()
     for item in list_material():

@@ -27,13 +27,13 @@ from sqlalchemy import select
 from wechatpy.exceptions import WeChatException
 from wechatpy.oauth import WeChatOAuth
 
-from bot import messages
-from bot.wechat_client import REAL_API_BASE, RedirectAdapter
+from infra.clock import now
 from models import Distributor, PromoImage, PromoMaterial, User, db
 from services import posters
-from services.common import now
 from services.material import list_material
+from texts import messages
 from web.shop_links import SESSION_OPENID
+from wechat.client import REAL_API_BASE, RedirectAdapter
 
 bp = Blueprint("me", __name__, url_prefix="/me")
 SESSION_STATE, SESSION_NEXT = "fx_oauth_state", "fx_oauth_next"

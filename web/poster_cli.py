@@ -10,6 +10,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from render.poster_render import render_preview
+from services.posters import active_template_row, publish_template, render_template_for
+from services.tracking import share_counts
+
 
 @click.group("poster")
 def poster_group() -> None:
@@ -22,7 +26,6 @@ def poster_group() -> None:
 @with_appcontext
 def template_command(file: str, note: str) -> None:
     """Publish a template (JSON, as assets/poster_templates/default.json) as the new version."""
-    from services.posters import publish_template
 
     try:
         definition = json.loads(Path(file).read_text(encoding="utf-8"))
@@ -43,8 +46,6 @@ def template_command(file: str, note: str) -> None:
 @with_appcontext
 def preview_command(kind: str, out: str) -> None:
     """Render the active template with sample content."""
-    from services.posters import active_template_row, render_template_for
-    from workers.poster_render import render_preview
 
     row = active_template_row()
     font = current_app.config.get("POSTER_FONT_PATH") or None
@@ -58,7 +59,6 @@ def preview_command(kind: str, out: str) -> None:
 @with_appcontext
 def stats_command(distributor_id: int | None) -> None:
     """Scans and link visits per distributor and product: count and distinct known users."""
-    from services.tracking import share_counts
 
     for c in share_counts(distributor_id):
         product = f"product {c.product_id}" if c.product_id else "invite"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from bot import messages
-from bot.outbound import send_template
 from models import Distributor, DomainEvent, Tier, User, db
 from services import sender_cards
+from texts import messages
+from wechat.outbound import send_template
 
 
 def notify(event_id: int) -> str:

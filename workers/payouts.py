@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from infra.jobs import get_queue
 from services import withdrawals
-from services.payouts import TransientPayoutError, payout_provider
-from workers.queues import get_queue
+from wechat.payouts import TransientPayoutError, payout_provider
 
 log = logging.getLogger(__name__)
 

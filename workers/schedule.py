@@ -8,7 +8,7 @@ from rq.cron import CronScheduler
 from rq.exceptions import StopRequested
 from rq.utils import import_attribute
 
-from workers.queues import DEFAULT
+from infra.jobs import DEFAULT
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rq import get_current_job
 from sqlalchemy import select
 
+from infra.redis_client import get_redis
 from models import JobProbe, db
 from models.base import begin_write
 
@@ -24,6 +25,5 @@ def record_probe(token: str) -> int:
 
 def push_marker(key: str, value: str) -> None:
     """Push `value` onto a Redis list: the cheapest observable effect, for the RQ benchmark."""
-    from web.redis_client import get_redis
 
     get_redis().rpush(key, value)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.wechat_client import wechat_client
 from services import users
+from wechat.client import wechat_client
 
 MENU_FILE = Path(__file__).resolve().parent.parent / "bot" / "menu.json"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from rq import SimpleWorker
 
-from workers.queues import QUEUE_NAMES, log_failed_job
+from infra.jobs import QUEUE_NAMES, log_failed_job
+from infra.redis_client import get_redis
 
 _app: Flask | None = None
 
@@ -25,7 +26,6 @@ class FenxiaoWorker(SimpleWorker):
 
 
 def build_worker(app: Flask, *, queues=QUEUE_NAMES, name: str | None = None) -> FenxiaoWorker:
-    from web.redis_client import get_redis
 
     worker = FenxiaoWorker(
         list(queues),

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import requests
 
+from infra.procutil import free_port
 from tests.conftest import REPO, wait_for
-from web.procutil import free_port
 
 
 @dataclass

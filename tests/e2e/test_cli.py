@@ -9,8 +9,8 @@ import subprocess
 import pytest
 import redis
 
+from infra.procutil import free_port
 from tests.conftest import REPO, flask_cli, wait_for
-from web.procutil import free_port
 
 
 def run_cli(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:

@@ -12,8 +12,8 @@ import urllib.request
 import psutil
 import pytest
 
+from infra.procutil import free_port
 from tests.conftest import REPO, flask_cli, wait_for
-from web.procutil import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from infra.config import ConfigError
 from tests.e2e.test_cli import assert_one_clear_line, run_cli
 from web import create_app
-from web.config import ConfigError
 
 LATIN_ONLY = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 

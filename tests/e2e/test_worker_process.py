@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from infra.jobs import enqueue_after_commit
 from models import JobProbe, db
 from tests.conftest import wait_for
-from workers.queues import enqueue_after_commit
 
 
 def test_job_runs_in_a_real_worker_process_and_writes_to_the_database(app, worker_process):

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from infra.clock import now
 from models import Binding, Distributor, DomainEvent, db
 from models.errors import ApplicationRefused, InvalidTransition
 from services import distributors
 from services.binding import bind_shopper, expire_bindings
-from services.common import now
 from services.distributors import CODE_ALPHABET, CODE_LENGTH
 from tests.factories import (
     make_chain,

@@ -6,8 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+from infra.redis_server import EmbeddedRedis, ping
 from tests.conftest import REPO
-from web.redis_server import EmbeddedRedis, ping
 
 
 def test_embedded_redis_is_real_and_stops_cleanly(tmp_path):
@@ -29,7 +29,7 @@ def test_app_without_redis_url_starts_one_under_instance_and_stops_it_on_exit(tm
     script = textwrap.dedent(
         f"""
         from web import create_app
-        from web.redis_client import get_redis, redis_url
+        from infra.redis_client import get_redis, redis_url
         app = create_app({{"FENXIAO_MODE": "test", "INSTANCE_PATH": {str(instance)!r},
                            "DATABASE_URL": "sqlite:///{tmp_path}/x.db"}})
         get_redis(app).set("hello", "world")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from infra.jobs import DEFAULT_RETRY, get_queue
+from infra.jobs import enqueue_after_commit as enqueue
 from models import Merchant, db
-from workers.queues import DEFAULT_RETRY, get_queue
-from workers.queues import enqueue_after_commit as enqueue
 
 
 def test_job_is_not_on_the_queue_until_commit(app):

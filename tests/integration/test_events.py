@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from infra.jobs import get_queue
 from models import DomainEvent, db
 from models.errors import InsufficientBalance
+from services import events as event_jobs
 from services import withdrawals
 from tests.factories import make_distributor
-from workers import events as event_jobs
-from workers.queues import get_queue
 
 
 def publish_jobs():

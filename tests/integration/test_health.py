@@ -7,10 +7,10 @@ from pathlib import Path
 
 from rq import Worker
 
+from infra.redis_client import get_redis
+from infra.redis_server import EmbeddedRedis
 from tests.conftest import test_config
 from web import create_app
-from web.redis_client import get_redis
-from web.redis_server import EmbeddedRedis
 
 
 def register_fake_live_worker(app) -> Worker:

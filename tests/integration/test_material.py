@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from infra.clock import now
 from models import PromoImage, PromoMaterial, db
 from services import material
-from services.common import now
 from tests.factories import make_product
 from tests.integration.test_posters import (  # noqa: F401 - fixtures
     chatting_distributor,
@@ -142,7 +142,7 @@ def test_with_no_material_the_distributor_is_told_so(wired, sim_url):
 
 def test_the_demo_seed_adds_the_default_template_and_material_once(wired):
     from models import PosterTemplate
-    from web.seed import seed_demo
+    from services.demo_seed import seed_demo
 
     seed_demo()
     seed_demo()

@@ -7,13 +7,13 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from bot.outbound import send_text
 from models import DomainEvent, OutboundMessage, User, db
 from simulator import create_app as create_simulator
 from tests.conftest import test_config
 from tests.factories import make_distributor
 from tests.simulator.conftest import serve
 from web import create_app
+from wechat.outbound import send_text
 from workers.notifications import notify
 
 
@@ -86,9 +86,9 @@ def test_inside_the_window_a_customer_service_text_is_sent(wired, sim_url):
 
 def test_a_notified_distributor_has_their_card_cached_with_the_news(wired, sim_url):
     """Their next message is likely `收益`: it is answered without the database."""
+    from infra.redis_client import get_redis
     from services import sender_cards
     from tests.factories import make_paid_order, make_product, make_shopper
-    from web.redis_client import get_redis
 
     distributor = make_distributor()
     openid = distributor.user.openid

@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from infra.clock import now
+from infra.jobs import get_queue
 from models import (
     Commission,
     CommissionCampaign,
@@ -19,7 +21,6 @@ from models import (
 )
 from models.errors import InvalidRule, NotFound, OrderError
 from services import orders, rules, settlement, tiers
-from services.common import now
 from services.ledger import balances, reconcile
 from tests.factories import (
     make_chain,
@@ -30,7 +31,6 @@ from tests.factories import (
     mature,
     pay,
 )
-from workers.queues import get_queue
 from workers.settlement import check_tiers_after_settlement
 
 

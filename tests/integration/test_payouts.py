@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from infra.jobs import get_queue
 from models import DomainEvent, Withdrawal, db
 from services import withdrawals
 from services.ledger import balances, reconcile
-from services.payouts import TransferResult, TransientPayoutError, use_payout_provider
 from tests.factories import (
     make_earner,
 )
+from wechat.payouts import TransferResult, TransientPayoutError, use_payout_provider
 from workers.payouts import pay_withdrawal, retry_stuck_payouts
-from workers.queues import get_queue
 from workers.worker import build_worker
 
 
@@ -117,7 +117,7 @@ def test_the_job_retries_through_rq_after_commit(ctx, funded):
 def test_stuck_payouts_are_swept_back_onto_the_queue(ctx, funded):
     from datetime import timedelta
 
-    from services.common import now
+    from infra.clock import now
 
     withdrawal = approved(funded)
     row = db.session.get(Withdrawal, withdrawal.id)

@@ -16,10 +16,10 @@ from defusedxml import ElementTree as SafeET
 from PIL import Image
 from sqlalchemy import func, select, update
 
-import workers.poster_render as renderer
+import render.poster_render as renderer
+from infra.clock import now
 from models import Distributor, InviteQrCode, OutboundMessage, Poster, User, db
 from services import distributors, posters
-from services.common import now
 from simulator import create_app as create_simulator
 from tests.conftest import test_config
 from tests.factories import make_distributor, make_product, make_user, set_policy
@@ -369,7 +369,7 @@ def test_an_english_speaking_distributor_is_answered_in_english(wired, sim_url):
 
 
 def test_a_failed_enqueue_does_not_leave_the_poster_marked_as_on_its_way(wired, monkeypatch):
-    from workers.queues import PendingJob
+    from infra.jobs import PendingJob
 
     d = make_distributor()
     real = PendingJob.enqueue

@@ -11,13 +11,13 @@ import pytest
 from defusedxml import ElementTree as SafeET
 
 from bot import dedup
+from infra.clock import china_day, now
+from infra.redis_client import get_redis
 from models import User, db
 from services import distributors, orders, sender_cards, users, withdrawals
-from services.common import china_day, now
 from services.settlement import settle_matured
 from tests.factories import make_earner, make_paid_order, make_product, make_shopper, mature
 from tests.support import wechat as w
-from web.redis_client import get_redis
 
 
 def content(data: bytes) -> str:
@@ -221,9 +221,9 @@ def test_a_rolled_back_write_leaves_the_card(app, earner):
 
 
 def test_redis_down_at_invalidation_keeps_the_commit_and_logs(database_url, tmp_path, caplog):
+    from infra.redis_server import EmbeddedRedis
     from tests.conftest import test_config
     from web import create_app
-    from web.redis_server import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path / "doomed").start()
     app = create_app(test_config(database_url, server.url, tmp_path / "i"))

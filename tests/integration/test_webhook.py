@@ -287,7 +287,7 @@ class TestDuplicates:
 
 
 def test_redis_down_answers_busy_and_writes_nothing(database_url, tmp_path):
-    from web.redis_server import EmbeddedRedis
+    from infra.redis_server import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path / "doomed").start()
     app = create_app(test_config(database_url, server.url, tmp_path / "i"))

@@ -8,10 +8,10 @@ import redis
 from defusedxml import ElementTree as SafeET
 
 from bot.dispatch import read_only
+from infra.redis_client import get_redis
 from services.users import SEEN_QUEUE
 from tests.factories import make_earner, make_paid_order, make_product, make_shopper
 from tests.support import wechat as w
-from web.redis_client import get_redis
 
 
 def content(data: bytes) -> str:
@@ -82,9 +82,9 @@ def test_the_interaction_time_travels_with_the_answer(app, earner):
 
 
 def test_redis_down_on_a_read_answers_busy(database_url, tmp_path):
+    from infra.redis_server import EmbeddedRedis
     from tests.conftest import test_config
     from web import create_app
-    from web.redis_server import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path / "doomed").start()
     app = create_app(test_config(database_url, server.url, tmp_path / "i"))

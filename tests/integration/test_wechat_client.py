@@ -9,10 +9,10 @@ import pytest
 import redis
 import requests
 
-from bot.wechat_client import FenxiaoWeChatClient, WeChatRateLimited
+from demo_identity import DEMO_WECHAT
 from simulator import create_app as create_simulator
 from tests.simulator.conftest import serve
-from web.config import DEMO_WECHAT
+from wechat.client import FenxiaoWeChatClient, WeChatRateLimited
 
 APPID, SECRET = DEMO_WECHAT["WECHAT_APPID"], DEMO_WECHAT["WECHAT_APPSECRET"]
 
@@ -118,8 +118,8 @@ def test_the_menu_command_creates_the_menu_from_the_repo(sim_url, redis_url, tmp
 
 
 def test_the_menu_command_reports_an_unreachable_api_in_one_line(redis_url, tmp_path):
+    from infra.procutil import free_port
     from tests.e2e.test_cli import run_cli
-    from web.procutil import free_port
 
     env = {
         "FENXIAO_MODE": "test",

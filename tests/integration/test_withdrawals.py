@@ -101,7 +101,7 @@ def test_reject_returns_the_funds_and_records_why(earner):
 
 
 def test_fee_is_taken_in_basis_points_at_payout(earner):
-    from services.payouts import TransferResult
+    from wechat.payouts import TransferResult
 
     set_policy(withdraw_fee_bps=60)
     withdrawal = withdrawals.request_withdrawal(earner.id, 10_000)

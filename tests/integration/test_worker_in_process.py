@@ -6,8 +6,8 @@ import logging
 
 from sqlalchemy import select
 
+from infra.jobs import get_queue
 from models import JobProbe, db
-from workers.queues import get_queue
 from workers.system import record_probe
 from workers.worker import build_worker
 
@@ -37,8 +37,8 @@ def test_a_failed_job_is_logged_with_its_arguments(app, caplog):
     with app.app_context():
         # token is NOT NULL, so the insert fails on every backend.
         job = get_queue("default").enqueue(record_probe, None, retry=None)
-    with caplog.at_level(logging.ERROR, logger="workers.queues"):
+    with caplog.at_level(logging.ERROR, logger="infra.jobs"):
         build_worker(app, name="burst-2").work(burst=True)
     assert job.get_status(refresh=True) == "failed"
-    messages = [r.getMessage() for r in caplog.records if r.name == "workers.queues"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "infra.jobs"]
     assert any("workers.system.record_probe(args=(None,)" in m for m in messages), messages

@@ -25,6 +25,8 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, inspect, select, update
 
+from infra.clock import now
+from infra.redis_client import get_redis
 from models import (
     Base,
     Commission,
@@ -62,15 +64,14 @@ from models.ledger import (
 )
 from models.money import BPS
 from services import orders, sender_cards, settlement, withdrawals
-from services.common import merchant, now
 from services.hot_reads import sender_row
 from services.ledger import reconcile
-from services.payouts import TransferResult, TransientPayoutError, use_payout_provider
+from services.merchant import merchant
 from services.rules import publish_rule_set
 from tests.factories import make_chain, make_distributor, make_product, make_shopper, set_policy
 from tests.factories import make_tier as new_tier
 from tests.support.ledger_checks import assert_postings_match
-from web.redis_client import get_redis
+from wechat.payouts import TransferResult, TransientPayoutError, use_payout_provider
 from workers.payouts import pay_withdrawal
 
 MAX_FREEZE_DAYS = 10

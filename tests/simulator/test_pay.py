@@ -12,9 +12,9 @@ from flask import Flask, request
 from wechatpy.exceptions import WeChatPayException
 from wechatpy.pay import WeChatPay
 
-from services.payouts import TransferRequest, TransientPayoutError, WeChatPayTransfer
 from simulator.config import DEMO_WECHAT
 from simulator.crypto import pay_sign
+from wechat.payouts import TransferRequest, TransientPayoutError, WeChatPayTransfer
 
 from .conftest import APPID, new_user, serve
 

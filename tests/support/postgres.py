@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from web.procutil import free_port
+from infra.procutil import free_port
 
 
 class PostgresNotFound(RuntimeError):

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from web.config import DEMO_WECHAT
+from demo_identity import DEMO_WECHAT
 
 TOKEN = DEMO_WECHAT["WECHAT_TOKEN"]
 APPID = DEMO_WECHAT["WECHAT_APPID"]

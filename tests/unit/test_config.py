@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from web.config import ConfigError, load_config, normalise_database_url
+from infra.config import ConfigError, load_config, normalise_database_url
 
 
 @pytest.fixture(autouse=True)

@@ -41,6 +41,8 @@ IMPORT_NAMES = {
     "pytest-timeout": "pytest_timeout",
     "zxing-cpp": "zxingcpp",
     "playwright": "playwright",
+    "import-linter": "importlinter",
+    "grimp": "grimp",
 }
 
 

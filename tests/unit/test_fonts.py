@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from workers import fonts
-from workers.fonts import FontMissing, check_cjk_coverage, find_cjk_font
+from render import fonts
+from render.fonts import FontMissing, check_cjk_coverage, find_cjk_font
 
 KNOWN_CHINESE = "长按识别二维码邀请你一起来逛逛分销海报冰糖心苹果¥…，。"
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")

@@ -28,7 +28,7 @@ def test_every_message_in_bot_and_web_has_an_english_translation():
 def test_english_replies_are_used_for_english_users(tmp_path):
     from flask_babel import force_locale
 
-    from bot import messages
+    from texts import messages
     from web import create_app
 
     app = create_app(
@@ -48,8 +48,8 @@ def test_english_replies_are_used_for_english_users(tmp_path):
 def test_the_earnings_reply_is_one_entry_in_both_languages(tmp_path):
     from flask_babel import force_locale
 
-    from bot import messages
     from services.lookups import Earnings
+    from texts import messages
     from web import create_app
 
     app = create_app(

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from workers import poster_render as pr
-from workers.fonts import find_cjk_font, load_font
-from workers.poster_render import (
+from render import poster_render as pr
+from render.fonts import find_cjk_font, load_font
+from render.poster_render import (
     PosterContent,
     PosterTemplate,
     default_template,

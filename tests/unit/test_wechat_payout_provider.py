@@ -6,8 +6,8 @@ import pytest
 import requests
 from wechatpy.exceptions import WeChatPayException
 
-from services.payouts import TransferRequest, TransientPayoutError, WeChatPayTransfer
-from web.config import load_config
+from infra.config import load_config
+from wechat.payouts import TransferRequest, TransientPayoutError, WeChatPayTransfer
 
 REQUEST = TransferRequest("WD2026112500000001", "o-openid", 9_940, "分销佣金提现")
 

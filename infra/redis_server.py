@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis
 
-from web.procutil import child_preexec
+from infra.procutil import child_preexec
 
 log = logging.getLogger(__name__)
 

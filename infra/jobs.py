@@ -11,8 +11,8 @@ from rq import Queue, Retry
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from infra.redis_client import get_redis
 from models import db
-from web.redis_client import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,6 @@ def enqueue_after_commit(
     session.info.setdefault(_PENDING, []).append(pending)
 
 
-@event.listens_for(Session, "after_commit")
 def _enqueue_pending(session: Session) -> None:
     for job in session.info.pop(_PENDING, []):
         try:
@@ -74,10 +73,19 @@ def _enqueue_pending(session: Session) -> None:
             log.exception("could not enqueue %s%r after commit", job.func, job.args)
 
 
-@event.listens_for(Session, "after_soft_rollback")
 def _drop_pending(session: Session, _previous_transaction) -> None:
     if not session.in_transaction():
         session.info.pop(_PENDING, None)
+
+
+def install_listeners() -> None:
+    """Jobs go out when their transaction commits and are dropped when it rolls back."""
+    for name, listener in (
+        ("after_commit", _enqueue_pending),
+        ("after_soft_rollback", _drop_pending),
+    ):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
 
 
 def log_failed_job(job, exc_type, exc_value, _tb) -> bool:

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from sqlalchemy.exc import IntegrityError
 from wechatpy.exceptions import WeChatClientException
 
-from bot.wechat_client import WeChatRateLimited, wechat_client
+from infra.clock import now
 from models import OutboundMessage, User, db
 from models.base import begin_write
-from services.common import now
+from wechat.client import WeChatRateLimited, wechat_client
 
 log = logging.getLogger(__name__)
 OUTSIDE_WINDOW = 45015

@@ -139,7 +139,7 @@ class FenxiaoWeChatClient(WeChatClient):
 
 def wechat_client(app: Flask | None = None) -> FenxiaoWeChatClient:
     """The app's client (one per process: it holds a pooled requests session)."""
-    from web.redis_client import get_redis
+    from infra.redis_client import get_redis
 
     app = app or current_app
     client = app.extensions.get(EXTENSION)

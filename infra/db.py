@@ -1,32 +1,14 @@
-"""Helpers shared by the services: the unit of work, the merchant's settings, the clock, locks."""
+"""The unit of work and the SQL helpers that differ between SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta, timezone
 
-from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from models import Merchant, db
+from models import db
 from models.base import begin_write
-
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
-DEMO_MERCHANT_SLUG = "demo"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def china_day(at: datetime) -> date:
-    """The calendar day in China: 'today' and 'this month' are the merchant's, not UTC's."""
-    return at.astimezone(CHINA).date()
-
-
-def china_day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=CHINA).astimezone(UTC)
 
 
 @contextlib.contextmanager
@@ -40,16 +22,6 @@ def unit_of_work() -> Iterator:
     except BaseException:
         session.rollback()
         raise
-
-
-def merchant() -> Merchant:
-    """The installation's merchant, created with default settings on first use."""
-    found = db.session.scalar(select(Merchant).order_by(Merchant.id).limit(1))
-    if found is None:
-        found = Merchant(slug=DEMO_MERCHANT_SLUG, name="Fenxiao")
-        db.session.add(found)
-        db.session.flush()
-    return found
 
 
 def is_postgres() -> bool:

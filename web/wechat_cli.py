@@ -9,6 +9,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 from wechatpy.exceptions import WeChatClientException
 
+from wechat.client import wechat_client
+from workers.wechat import create_menu
+
 
 @click.group("wechat")
 def wechat_group() -> None:
@@ -19,7 +22,6 @@ def wechat_group() -> None:
 @with_appcontext
 def menu_command() -> None:
     """Create the account's menu from bot/menu.json."""
-    from workers.wechat import create_menu
 
     try:
         create_menu()
@@ -37,6 +39,5 @@ def menu_command() -> None:
 @with_appcontext
 def menu_show_command() -> None:
     """Print the menu WeChat has for the account."""
-    from bot.wechat_client import wechat_client
 
     click.echo(json.dumps(wechat_client().menu.get(), ensure_ascii=False, indent=2))

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from PIL import ImageFont
 
+from infra.config import ConfigError
+
 # Debian's fonts-noto-cjk first (installed by bin/setup-system.sh), then WenQuanYi, then the
 # usual places on other systems.
 KNOWN_PATHS = (
@@ -200,3 +202,14 @@ def _format4(data: bytes, start: int) -> set[int]:
             if glyph:
                 points.add(code)
     return points
+
+
+def poster_font(configured: str | None = None) -> str:
+    """The CJK font posters are drawn with, checked for the glyphs posters need; a ConfigError
+    (one line) rather than tofu boxes on every poster. Web and worker call it at start-up."""
+    try:
+        path = find_cjk_font(configured)
+        check_cjk_coverage(path)
+    except FontMissing as e:
+        raise ConfigError(str(e)) from None
+    return path

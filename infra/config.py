@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from demo_identity import DEMO_WECHAT
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = REPO_ROOT / "instance"
 
@@ -43,14 +45,6 @@ ENV_NAMES = (
 
 REQUIRED_IN_PRODUCTION = ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_APPSECRET")
 
-# Credentials the demo and the tests share with the WeChat simulator; never valid on WeChat.
-DEMO_WECHAT = {
-    "WECHAT_TOKEN": "fenxiao-demo-token",
-    "WECHAT_APPID": "wxf3n51a0d3m0a99id",
-    "WECHAT_APPSECRET": "fenxiao-demo-appsecret-0000000000",
-    "WECHAT_PAY_MCH_ID": "1900000109",
-    "WECHAT_PAY_API_KEY": "fenxiaodemopaykey000000000000000",
-}
 
 SQL_SCHEMES = {
     "sqlite": "sqlite",
@@ -127,19 +121,6 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     if not cfg.get("SECRET_KEY"):
         cfg["SECRET_KEY"] = persisted_secret_key(instance)
     return cfg
-
-
-def poster_font(configured: str | None = None) -> str:
-    """The CJK font posters are drawn with, checked for the glyphs posters need; a ConfigError
-    (one line) rather than tofu boxes on every poster. Web and worker call it at start-up."""
-    from workers.fonts import FontMissing, check_cjk_coverage, find_cjk_font
-
-    try:
-        path = find_cjk_font(configured)
-        check_cjk_coverage(path)
-    except FontMissing as e:
-        raise ConfigError(str(e)) from None
-    return path
 
 
 def _positive_int(name: str, value: Any) -> int:

@@ -26,7 +26,7 @@ import qrcode
 import qrcode.util
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from workers import fonts
+from render import fonts
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from web.procutil import die_with_parent
+from infra.procutil import die_with_parent
 
 
 @dataclass

@@ -6,6 +6,7 @@ import ctypes
 import signal
 import socket
 import threading
+import urllib.request
 
 _PR_SET_PDEATHSIG = 1
 
@@ -29,3 +30,11 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False

@@ -6,13 +6,14 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from models import Merchant, Product, RuleSet, Tier, User, db
+from demo_identity import DEMO_MERCHANT_SLUG, PEOPLE
+from infra.clock import now
+from models import Merchant, Product, PromoMaterial, RuleSet, Tier, User, db
 from services import distributors, orders, rules, settlement, withdrawals
 from services.binding import bind_shopper
-from services.common import now
 from services.ledger import ensure_accounts
-
-DEMO_MERCHANT_SLUG = "demo"
+from services.material import add_material
+from services.posters import active_template_row
 
 PRODUCTS = [
     # title, price fen, stock, (commission kind, values) or None
@@ -37,17 +38,6 @@ TIERS = [
         match="all",
     ),
 ]
-
-PEOPLE = {  # openid: nickname
-    "o-demo-xiaomei": "小美",
-    "o-demo-aqiang": "阿强",
-    "o-demo-lili": "丽丽",
-    "o-demo-xiaowang": "小王",
-    "o-demo-shopper1": "张阿姨",
-    "o-demo-shopper2": "陈先生",
-    "o-demo-shopper3": "林同学",
-    "o-demo-shopper4": "赵女士",
-}
 
 
 def seed_demo() -> str:
@@ -158,9 +148,6 @@ MATERIAL = [
 
 def _seed_posters_and_material() -> None:
     """The default poster template (version 1) and two promo material items."""
-    from models import PromoMaterial
-    from services.material import add_material
-    from services.posters import active_template_row
 
     active_template_row()
     if db.session.scalar(select(func.count()).select_from(PromoMaterial)):

@@ -7,8 +7,8 @@ import threading
 import redis
 from flask import Flask, current_app
 
-from web.config import ConfigError
-from web.redis_server import ensure_embedded_redis
+from infra.config import ConfigError
+from infra.redis_server import ensure_embedded_redis
 
 EXTENSION = "fenxiao.redis"
 

@@ -1,0 +1,1 @@
+"""Poster drawing: pure functions of a design, a subject and a font, with no database or network."""
