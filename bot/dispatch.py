@@ -8,8 +8,9 @@ import logging
 import re
 
 from werobot import WeRoBot
+from werobot.replies import TextReply
 
-from bot import handlers
+from bot import handlers, turn
 from models import db
 from texts import messages
 
@@ -17,12 +18,13 @@ log = logging.getLogger(__name__)
 
 
 def safe(handler):
-    """Log a failing handler with context and answer kindly. The wrapper takes exactly one
+    """Log a failing handler with context and answer kindly; a text answer becomes a reply with
+    the turn's reply time (werobot's public `time` argument). The wrapper takes exactly one
     argument: werobot passes as many arguments as the handler's signature has."""
 
     def run(message):
         try:
-            return handler(message)
+            answer = handler(message)
         except Exception:
             log.exception(
                 "bot handler %s failed for %s (%s)",
@@ -31,7 +33,10 @@ def safe(handler):
                 getattr(message, "type", "?"),
             )
             db.session.rollback()
-            return messages.error()
+            answer = messages.error()
+        if isinstance(answer, str) and answer:
+            return TextReply(message=message, content=answer, **turn.current().reply_options())
+        return answer
 
     run.__name__ = handler.__name__
     return run
@@ -106,13 +111,9 @@ def _goes_to(message, words: re.Pattern, keys) -> bool:
     return message.type == "click_event" and message.key in keys
 
 
-def reply_xml(robot: WeRoBot, message, at: int | None = None) -> str:
+def reply_xml(robot: WeRoBot, message) -> str:
     """The rendered passive reply, or WeChat's 'success' for no reply. Replies are in the
-    sender's language: handlers load the sender first, and the locale selector reads it.
-    `at` fixes the reply's CreateTime (a reply re-rendered for a retried delivery)."""
+    sender's language: handlers load the sender first, and the locale selector reads it. The
+    reply's CreateTime is the turn's reply time when one is fixed (bot.turn)."""
     reply = robot.get_reply(message)
-    if not reply:
-        return "success"
-    if at is not None:
-        reply._args["time"] = at  # werobot keeps a reply's fields there; render() reads them
-    return reply.render()
+    return reply.render() if reply else "success"

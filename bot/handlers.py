@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import g
 from werobot.replies import ImageReply
 
+from bot import turn as bot_turn
 from infra.clock import china_day, now
 from models.errors import DomainError, InsufficientBalance
 from models.money import parse_yuan
@@ -21,36 +22,35 @@ SCENE_PREFIX = "d_"
 
 def current_user(message) -> users.Sender:
     """The sender, loaded once per message in one read together with their distributor row
-    and its earnings figures, all kept on the message (and, as read, as a sender card:
-    services.sender_cards). Inside the webhook their interaction time goes to Redis with the
+    and its earnings figures, and kept on the turn (bot.turn), with the card that read makes
+    (services.sender_cards). Inside the webhook their interaction time goes to Redis with the
     answer (bot.dedup); anywhere else it is noted at once."""
-    user = getattr(message, "fx_user", None)
-    if user is None:
+    turn = bot_turn.current()
+    if turn.sender is None or turn.sender.openid != message.source:
         day = china_day(now())
-        user, distributor, figures, row = users.sender(message.source, day)
-        _remember(message, user, distributor, figures)
-        message.fx_card = sender_cards.encode(day, row) if row is not None else None
-        if getattr(message, "fx_in_webhook", False):
-            message.fx_seen = users.seen_entry(message.source)
+        sender, row = users.sender(message.source, day)
+        _remember(turn, sender)
+        turn.card = sender_cards.encode(day, row) if row is not None else None
+        if turn.in_webhook:
+            turn.seen = users.seen_entry(message.source)
         else:
             users.note_seen(message.source)
-    return user
+    return turn.sender
 
 
-def remember_card(message, card: str) -> None:
+def remember_card(card: str) -> None:
     """The sender as their card has them (the webhook read it from Redis): no database read."""
     _day, row = sender_cards.decode(card)
-    _remember(message, *users.from_row(row))
+    _remember(bot_turn.current(), users.from_row(row))
 
 
-def _remember(message, user, distributor, figures) -> None:
-    message.fx_user, message.fx_distributor, message.fx_earnings = user, distributor, figures
-    g.fx_user = user  # the locale selector answers in the sender's language
+def _remember(turn: bot_turn.Turn, sender: users.Sender) -> None:
+    turn.sender = sender
+    g.fx_user = sender  # the locale selector answers in the sender's language
 
 
 def _distributor(message) -> users.SenderDistributor | None:
-    current_user(message)
-    return message.fx_distributor
+    return current_user(message).distributor
 
 
 def distributor_only(handler):
@@ -78,10 +78,8 @@ def join(message):
 
 @distributor_only
 def earnings(message, distributor):
-    figures = message.fx_earnings  # read with the sender
-    if figures is not None:
-        return messages.earnings(lookups.Earnings(*figures))
-    return messages.earnings(lookups.earnings(distributor.id))
+    figures = current_user(message).earnings  # read with the sender
+    return messages.earnings(figures or lookups.earnings(distributor.id))
 
 
 @distributor_only
@@ -113,7 +111,8 @@ def poster(message, keyword: str = ""):
         return messages.not_a_distributor()
     answer = posters.request_poster(distributor.id, keyword.strip() or None)
     if answer.kind == "image":
-        return ImageReply(message=message, media_id=answer.media_id)
+        options = bot_turn.current().reply_options()
+        return ImageReply(message=message, media_id=answer.media_id, **options)
     if answer.kind == "inactive":
         return messages.not_active(answer.status, answer.reason)
     if answer.kind == "no_product":
@@ -153,7 +152,8 @@ def unsupported(message):
 
 def subscribe(message):
     user = users.follow(message.source)
-    _remember(message, user, None, None)
+    sender = users.Sender(user.id, user.openid, user.nickname or "", user.language or "zh_CN")
+    _remember(bot_turn.current(), sender)
     scene = (message.key or "").removeprefix("qrscene_")
     inviter = _bind_from_scene(user, scene, "subscribe")
     return messages.welcome(inviter)

@@ -13,8 +13,9 @@ import time
 from flask import Blueprint, Response, current_app, g, request
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from werobot.replies import TextReply
 
-from bot import dedup, handlers
+from bot import dedup, handlers, turn
 from bot.dispatch import card_answered, read_only, reply_xml
 from bot.inbound import (
     MAX_BODY,
@@ -88,26 +89,23 @@ def receive():
 
 def _answer(fields: dict, message) -> str:
     robot = current_app.extensions[ROBOT]
-    # The sender is loaded per message and kept on it (bot.handlers.current_user); the locale
-    # selector's copy on g must not outlive the message in an app context shared by several
-    # requests (tests, `flask shell`).
+    # The locale selector's copy of the sender on g must not outlive the message in an app
+    # context shared by several requests (tests, `flask shell`).
     g.fx_user = None
-    message.fx_in_webhook = True  # the interaction time goes with the answer
     try:
         if card_answered(message):
             return _answer_from_card(robot, fields, message)
         protocol = dedup.answer_read_only if read_only(message) else dedup.answer_once
-        return protocol(
-            get_redis(),
-            dedup_key(fields),
-            lambda: reply_xml(robot, message),
-            seen=lambda: getattr(message, "fx_seen", None),
-        )
+        with turn.answering() as this:
+            return protocol(
+                get_redis(),
+                dedup_key(fields),
+                lambda: reply_xml(robot, message),
+                seen=lambda: this.seen,
+            )
     except dedup.RedisUnavailable:
         # Without de-duplication a retry could act twice, so nothing is done at all.
         log.error("Redis is down: answered 'busy' to %s", fields.get("FromUserName"))
-        from werobot.replies import TextReply
-
         return TextReply(message=message, content=messages.busy()).render()
 
 
@@ -115,12 +113,13 @@ def _answer_from_card(robot, fields: dict, message) -> str:
     openid = message.source
 
     def compute() -> tuple[str, str | None]:
-        answer = reply_xml(robot, message)
-        return answer, getattr(message, "fx_card", None)
+        with turn.answering() as this:
+            return reply_xml(robot, message), this.card
 
     def render(at: int, card: str) -> str:
-        handlers.remember_card(message, card)
-        return reply_xml(robot, message, at=at)
+        with turn.answering(reply_time=at):
+            handlers.remember_card(card)
+            return reply_xml(robot, message)
 
     read = dedup.CardRead(
         sender_cards.card_key(openid),

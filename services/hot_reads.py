@@ -5,16 +5,18 @@ PostgreSQL it runs on a connection of the serving thread's own, kept for the thr
 in autocommit (no BEGIN or ROLLBACK: one round trip), as a statement prepared once per
 connection (no parse or plan per message), with every figure cast to bigint. It is executed
 through psycopg's libpq layer (`psycopg.pq`: PQexecPrepared, which releases the GIL) and its
-13 text columns read directly. Measured on the webhook benchmark: a pool check-out and
-check-in cost as much as the query, and the cursor layer (query conversion, adapters, result
-machinery) another 6 % of a `收益`; neither is needed for one fixed statement. On SQLite the
-statement runs on the app's session, where none of that costs anything worth saving.
+13 text columns (a `SenderRow`) read directly. Measured on the webhook benchmark: a pool
+check-out and check-in cost as much as the query, and the cursor layer (query conversion,
+adapters, result machinery) another 6 % of a `收益`; neither is needed for one fixed
+statement. On SQLite the statement runs on the app's session, where none of that costs
+anything worth saving. The earnings columns are services.lookups' one earnings query.
 """
 
 from __future__ import annotations
 
 import threading
 from datetime import date
+from typing import NamedTuple
 
 import psycopg
 from flask import current_app
@@ -23,49 +25,55 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from models import db
-from models.ledger import AVAILABLE, HELD, PAID_OUT, PENDING
+from services.lookups import Earnings, earnings_columns
 
 _ENGINE = "fenxiao.hot_reads"
 COMMAND_OK, TUPLES_OK = ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK
 APPLICATION_NAME = "fenxiao-webhook-reads"  # as pg_stat_activity shows these connections
 
-# (user id, openid, nickname, language, distributor id, status, code, then the earnings: the
-# available, pending, held and paid-out balances, earned today, earned this month), for
-# $1 the openid, $2 today and $3 the first of the month.
-_ACCOUNT_KINDS = (AVAILABLE, PENDING, HELD, PAID_OUT)
-SENDER_POSTGRES = (
-    "SELECT u.id, u.openid, u.nickname, u.language, d.id, d.status, d.code, a.*, dd.* "
-    "FROM users u LEFT JOIN distributors d ON d.user_id = u.id "
-    "LEFT JOIN LATERAL (SELECT "
-    + ", ".join(
-        f"COALESCE(SUM(balance_fen) FILTER (WHERE kind = '{kind}'), 0)::bigint"
-        for kind in _ACCOUNT_KINDS
-    )
-    + " FROM ledger_accounts WHERE distributor_id = d.id) AS a ON d.id IS NOT NULL "
-    "LEFT JOIN LATERAL (SELECT COALESCE(SUM(earned_fen) FILTER (WHERE day = $2), 0)::bigint, "
-    "COALESCE(SUM(earned_fen), 0)::bigint FROM distributor_days "
-    "WHERE distributor_id = d.id AND day >= $3 AND day <= $2) AS dd "
-    "ON d.id IS NOT NULL WHERE u.openid = $1"
+
+class SenderRow(NamedTuple):
+    """What the webhook reads of a message's sender: the user, their distributor (None for a
+    user who is not one) and that distributor's earnings (services.lookups.Earnings)."""
+
+    user_id: int
+    openid: str
+    nickname: str | None
+    language: str | None
+    distributor_id: int | None
+    status: str | None
+    code: str | None
+    available_fen: int | None
+    pending_fen: int | None
+    held_fen: int | None
+    withdrawn_fen: int | None
+    today_fen: int | None
+    month_fen: int | None
+
+    @property
+    def earnings(self) -> Earnings | None:
+        if self.distributor_id is None:
+            return None
+        return Earnings(*self[EARNINGS_AT:])
+
+
+EARNINGS_AT = SenderRow._fields.index("available_fen")
+_SELECT = (
+    "SELECT u.id, u.openid, u.nickname, u.language, d.id, d.status, d.code, {earnings} "
+    "FROM users u LEFT JOIN distributors d ON d.user_id = u.id WHERE u.openid = {openid}"
 )
+# $1 the openid, $2 today and $3 the first of the month (China days).
+SENDER_POSTGRES = _SELECT.format(earnings=earnings_columns("d.id", "$2", "$3"), openid="$1")
 SENDER_SQLITE = text(
-    "SELECT u.id, u.openid, u.nickname, u.language, d.id, d.status, d.code, "
-    + "".join(
-        f"(SELECT COALESCE(SUM(balance_fen), 0) FROM ledger_accounts "
-        f"WHERE distributor_id = d.id AND kind = '{kind}'), "
-        for kind in _ACCOUNT_KINDS
-    )
-    + "(SELECT COALESCE(SUM(earned_fen), 0) FROM distributor_days "
-    "WHERE distributor_id = d.id AND day = :today), "
-    "(SELECT COALESCE(SUM(earned_fen), 0) FROM distributor_days "
-    "WHERE distributor_id = d.id AND day >= :start AND day <= :today) "
-    "FROM users u LEFT JOIN distributors d ON d.user_id = u.id WHERE u.openid = :openid"
+    _SELECT.format(earnings=earnings_columns("d.id", ":today", ":start"), openid=":openid")
 )
 
 
-def sender_row(openid: str, today: date) -> tuple | None:
+def sender_row(openid: str, today: date) -> SenderRow | None:
     if db.engine.dialect.name != "postgresql":
         params = {"openid": openid, "today": today, "start": today.replace(day=1)}
-        return db.session.execute(SENDER_SQLITE, params).first()
+        row = db.session.execute(SENDER_SQLITE, params).first()
+        return None if row is None else SenderRow(*row)
     return _connections().sender_row((openid, today, today.replace(day=1)))
 
 
@@ -79,14 +87,14 @@ class ThreadConnections:
         self.dsn = dsn
         self.local = threading.local()
 
-    def sender_row(self, params: tuple) -> tuple | None:
+    def sender_row(self, params: tuple) -> SenderRow | None:
         try:
             return self._run(params)
         except psycopg.Error:
             self.close()
             return self._run(params)
 
-    def _run(self, params: tuple) -> tuple | None:
+    def _run(self, params: tuple) -> SenderRow | None:
         connection = getattr(self.local, "connection", None)
         if connection is None or connection.closed:
             connection = psycopg.connect(
@@ -106,9 +114,11 @@ class ThreadConnections:
         if not result.ntuples:
             return None
         value = result.get_value
-        return tuple(
-            None if (raw := value(0, i)) is None else convert(raw)
-            for i, convert in enumerate(_COLUMNS)
+        return SenderRow(
+            *(
+                None if (raw := value(0, i)) is None else convert(raw)
+                for i, convert in enumerate(_COLUMNS)
+            )
         )
 
     def close(self) -> None:
@@ -120,21 +130,7 @@ class ThreadConnections:
 
 _STATEMENT = b"fenxiao_sender"
 # How each column reads from PostgreSQL's text format: ids and fen as int, the rest as text.
-_COLUMNS = (
-    int,
-    bytes.decode,
-    bytes.decode,
-    bytes.decode,
-    int,
-    bytes.decode,
-    bytes.decode,
-    int,
-    int,
-    int,
-    int,
-    int,
-    int,
-)
+_COLUMNS = (int, *(bytes.decode,) * 3, int, *(bytes.decode,) * 2, *(int,) * 6)
 
 
 def _check(connection, result, expected) -> None:

@@ -37,18 +37,26 @@ class Team:
     team_sales_month_fen: int
 
 
-# One statement: the four cached balances, today's and this month's earnings.
-_EARNINGS = text(
-    "SELECT "
-    + ", ".join(
-        f"COALESCE((SELECT balance_fen FROM ledger_accounts WHERE distributor_id = :id "
-        f"AND kind = '{kind}'), 0)"
+def earnings_columns(distributor: str, today: str, month_start: str) -> str:
+    """The one earnings query: the SQL columns of `Earnings`, in its order, for the distributor
+    whose id is the SQL expression `distributor`, with `today` and `month_start` the SQL
+    placeholders of the China days. Both this module and the webhook's sender read
+    (services.hot_reads) are built from it. Each figure is an indexed probe; cast to bigint,
+    since PostgreSQL's SUM of bigint is numeric."""
+    balances = [
+        f"CAST(COALESCE((SELECT SUM(balance_fen) FROM ledger_accounts "
+        f"WHERE distributor_id = {distributor} AND kind = '{kind}'), 0) AS BIGINT)"
         for kind in (AVAILABLE, PENDING, HELD, PAID_OUT)
-    )
-    + ", COALESCE((SELECT SUM(earned_fen) FROM distributor_days WHERE distributor_id = :id "
-    "AND day = :today), 0), COALESCE((SELECT SUM(earned_fen) FROM distributor_days "
-    "WHERE distributor_id = :id AND day >= :start AND day <= :today), 0)"
-)
+    ]
+    days = [
+        f"CAST(COALESCE((SELECT SUM(earned_fen) FROM distributor_days "
+        f"WHERE distributor_id = {distributor} AND {days}), 0) AS BIGINT)"
+        for days in (f"day = {today}", f"day >= {month_start} AND day <= {today}")
+    ]
+    return ", ".join(balances + days)
+
+
+_EARNINGS = text("SELECT " + earnings_columns(":id", ":today", ":start"))
 
 
 def earnings(distributor_id: int) -> Earnings:

@@ -38,6 +38,7 @@ from infra.clock import china_day, now
 from infra.redis_client import get_redis
 from models import Distributor, DistributorDay, LedgerAccount, User, db
 from services import hot_reads
+from services.hot_reads import SenderRow
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +61,16 @@ def version_key(openid: str) -> str:
     return f"wechat:cardv:{openid}"
 
 
-def encode(day: date, row: tuple) -> str:
+def encode(day: date, row: SenderRow) -> str:
     """`YYYY-MM-DD|[row as JSON]`: the day its earnings figures are for comes first, so the
     de-duplication script can refuse a card from another day without decoding it."""
     return day.isoformat() + "|" + json.dumps(row, ensure_ascii=False, separators=(",", ":"))
 
 
-def decode(card: str) -> tuple[date, tuple]:
+def decode(card: str) -> tuple[date, SenderRow]:
+    """The day and the row of a card; a ValueError or TypeError for one this release can't read."""
     day, _, row = card.partition("|")
-    return date.fromisoformat(day), tuple(json.loads(row))
+    return date.fromisoformat(day), SenderRow(*json.loads(row))
 
 
 # KEYS: card, card version; ARGV: card, the version read before the card's database read, ttl.
@@ -93,7 +95,7 @@ def warm(openid: str, client: redis.Redis | None = None) -> bool:
         row = hot_reads.sender_row(openid, day)
         if row is None:
             return False
-        card = encode(day, tuple(row))
+        card = encode(day, row)
         return bool(
             client.eval(
                 _CACHE_IF_UNCHANGED,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
+import redis
 from sqlalchemy import bindparam, or_, select, update
 
 from infra.clock import now
@@ -14,7 +15,8 @@ from infra.jobs import enqueue_after_commit
 from infra.redis_client import get_redis
 from models import OutboundMessage, User, db
 from services.distributors import get_or_create_user, upsert_user
-from services.hot_reads import sender_row
+from services.hot_reads import SenderRow, sender_row
+from services.lookups import Earnings
 
 PROFILE_JOB = "workers.wechat.refresh_profile"
 
@@ -31,43 +33,49 @@ SEEN_QUEUE = "wechat:last_seen"
 
 
 @dataclass(frozen=True)
-class Sender:
-    """Who sent a message: the few fields a reply needs (plain data, not ORM objects)."""
-
-    id: int
-    openid: str
-    nickname: str
-    language: str
-
-
-@dataclass(frozen=True)
 class SenderDistributor:
     id: int
     status: str
     code: str
 
 
-def sender(
-    openid: str, today: date
-) -> tuple[Sender, SenderDistributor | None, tuple | None, tuple | None]:
-    """The sender of an inbound message, their distributor and that distributor's earnings
-    figures (services.lookups.Earnings, in order), in one read; created on first contact.
-    Last, the row they were read from (services.sender_cards keeps it), None if just created."""
+@dataclass(frozen=True)
+class Sender:
+    """Who sent a message: the few fields a reply needs (plain data, not ORM objects), their
+    distributor (None for a user who is not one) and, when read with them, its earnings."""
+
+    id: int
+    openid: str
+    nickname: str
+    language: str
+    distributor: SenderDistributor | None = None
+    earnings: Earnings | None = None
+
+
+def sender(openid: str, today: date) -> tuple[Sender, SenderRow | None]:
+    """The sender of an inbound message, with their distributor and its earnings, in one
+    read; created on first contact. Second, the row they were read from (services.sender_cards
+    keeps it as their card), None if just created."""
     row = sender_row(openid, today)
     if row is None:
         user = get_or_create_user(openid)  # two deliveries of a first message may race here
-        return Sender(user.id, user.openid, user.nickname, user.language), None, None, None
-    row = tuple(row)
-    return (*from_row(row), row)
+        return Sender(user.id, user.openid, user.nickname, user.language), None
+    return from_row(row), row
 
 
-def from_row(row: tuple) -> tuple[Sender, SenderDistributor | None, tuple | None]:
-    """A sender row (services.hot_reads) as the sender, their distributor and its figures."""
-    uid, uopenid, nickname, language, did, status, code, *figures = row
-    user = Sender(uid, uopenid, nickname or "", language or "zh_CN")
-    if did is None:
-        return user, None, None
-    return user, SenderDistributor(did, status, code), tuple(figures)
+def from_row(row: SenderRow) -> Sender:
+    """A sender row (services.hot_reads) as the typed sender."""
+    distributor = None
+    if row.distributor_id is not None:
+        distributor = SenderDistributor(row.distributor_id, row.status, row.code)
+    return Sender(
+        row.user_id,
+        row.openid,
+        row.nickname or "",
+        row.language or "zh_CN",
+        distributor,
+        row.earnings,
+    )
 
 
 def seen_entry(openid: str) -> str:
@@ -78,8 +86,6 @@ def seen_entry(openid: str) -> str:
 
 
 def note_seen(openid: str) -> None:
-    import redis
-
     # A missed interaction time only shortens the 48 h window we believe in.
     with contextlib.suppress(redis.RedisError, OSError):
         get_redis().rpush(SEEN_QUEUE, seen_entry(openid))
@@ -87,8 +93,6 @@ def note_seen(openid: str) -> None:
 
 def flush_last_seen(limit: int = 10_000) -> int:
     """Write queued interaction times to users.last_seen_at (the newest per user)."""
-    from datetime import UTC, datetime
-
     client = get_redis()
     with client.pipeline() as pipe:
         pipe.lrange(SEEN_QUEUE, 0, limit - 1)

@@ -15,7 +15,7 @@ def test_every_message_in_bot_and_web_has_an_english_translation():
         catalogue = read_po(f)
     extracted = {
         message
-        for folder in ("bot", "web")
+        for folder in ("texts", "bot", "web")
         for _file, _line, message, _comments, _context in extract_from_dir(
             REPO / folder, method_map=[("**.py", "python")]
         )
