@@ -13,12 +13,11 @@ from infra.db import for_update, unit_of_work
 from models import Binding, Distributor, Order, Tier, User, db
 from models.errors import ApplicationRefused, NotFound
 from models.events import APPLICATION_APPROVED, APPLICATION_REJECTED
+from models.identifiers import CODE_ALPHABET, CODE_LENGTH, parse_code
 from services.events import record_event
 from services.ledger import ensure_accounts
 from services.merchant import merchant
 
-CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: codes are read aloud too
-CODE_LENGTH = 8
 ENTRY_TIER = ("普通", 0)
 
 
@@ -51,7 +50,11 @@ def get_or_create_user(openid: str, **profile) -> User:
 
 
 def distributor_by_code(code: str) -> Distributor | None:
-    return db.session.scalar(select(Distributor).where(Distributor.code == code.strip().lower()))
+    """The distributor with this code; None, without a query, for text that is not a code."""
+    checked = parse_code(code)
+    if checked is None:
+        return None
+    return db.session.scalar(select(Distributor).where(Distributor.code == checked))
 
 
 def entry_tier() -> Tier:

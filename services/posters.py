@@ -30,6 +30,7 @@ from infra.jobs import HIGH, PendingJob, get_queue
 from infra.redis_client import get_redis
 from models import Distributor, InviteQrCode, Poster, PosterTemplate, Product, User, db
 from models.base import begin_write
+from models.identifiers import parse_id
 from render import poster_render
 from render.poster_render import PosterContent, default_template
 from render.poster_render import PosterTemplate as Template
@@ -141,8 +142,9 @@ def load_subject(distributor_id: int, product_id: int | None = None) -> Subject 
 def find_product(keyword: str) -> Product | None:
     """The on-sale product whose title contains `keyword` (the oldest first), or by its id."""
     keyword = keyword.strip()
-    if keyword.isdigit():
-        found = db.session.get(Product, int(keyword))
+    product_id = parse_id(keyword)  # digits past the id range are a keyword that matches nothing
+    if product_id is not None:
+        found = db.session.get(Product, product_id)
         if found is not None and found.on_sale:
             return found
     pattern = "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -21,7 +21,7 @@ from infra.config import REPO_ROOT, load_config
 from models import db
 from render.fonts import poster_font
 from services import events, notifications, sender_cards
-from web import cli, health, me, shop_links
+from web import cli, health, me, params, shop_links
 
 SUPPORTED_LOCALES = ("zh_CN", "en")
 
@@ -63,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
 
+    params.init_app(app)  # <id:...> in routes: before the blueprints
     app.register_blueprint(health.bp)
     app.register_blueprint(shop_links.bp)
     app.register_blueprint(me.bp)

@@ -32,6 +32,7 @@ from models import Distributor, PromoImage, PromoMaterial, User, db
 from services import posters
 from services.material import list_material
 from texts import messages
+from web.params import query_id
 from web.shop_links import SESSION_OPENID
 from wechat.client import REAL_API_BASE, RedirectAdapter
 
@@ -60,7 +61,8 @@ def _sign_in():
 def oauth_return():
     expected, given = session.pop(SESSION_STATE, None), request.args.get("state", "")
     code = request.args.get("code", "")
-    if not code or not expected or not hmac.compare_digest(expected, given):
+    # compared as bytes: compare_digest refuses str with non-ASCII characters (a 500)
+    if not code or not expected or not hmac.compare_digest(expected.encode(), given.encode()):
         abort(400)
     try:
         openid = _oauth().fetch_access_token(code)["openid"]
@@ -97,7 +99,7 @@ def material_page():
     return render_template("me/material.html", items=list_material(published_only=True))
 
 
-@bp.get("/material/images/<int:image_id>")
+@bp.get("/material/images/<id:image_id>")
 def material_image(image_id: int):
     _, refusal = _active_distributor()
     if refusal is not None:
@@ -115,7 +117,7 @@ def poster():
     distributor, refusal = _active_distributor()
     if refusal is not None:
         return refusal
-    product_id = request.args.get("product", type=int)
+    product_id = query_id("product")  # 404 when given but not an id
     subject = posters.load_subject(distributor.id, product_id)
     if product_id is not None and (subject.product is None or not subject.product.on_sale):
         abort(404)

@@ -4,7 +4,7 @@ merchant's binding rule, and shows the product. The shop proper comes with the s
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, session
+from flask import Blueprint, abort, render_template, session
 from sqlalchemy import select
 
 from models import Product, User, db
@@ -12,19 +12,20 @@ from models.money import format_yuan
 from services import tracking
 from services.binding import bind_shopper
 from services.distributors import distributor_by_code
+from web.params import query_code
 
 bp = Blueprint("shop_links", __name__)
 VISITED = "fx_visited"  # the links this browser session has already been counted for
 SESSION_OPENID = "fx_openid"  # set by the /me pages' WeChat OAuth sign-in
 
 
-@bp.get("/p/<int:product_id>")
+@bp.get("/p/<id:product_id>")
 def product_link(product_id: int):
     product = db.session.get(Product, product_id)
     if product is None or not product.on_sale:
         abort(404)
-    code = (request.args.get("d") or "").strip()[:16]
-    if code:
+    code = query_code("d")  # a code that is not one is ignored: the page shows, nobody binds
+    if code is not None:
         _count_visit(product.id, code)
     return render_template(
         "shop/product.html", product=product, price=format_yuan(product.price_fen)

@@ -1,0 +1,41 @@
+"""Ids and distributor codes from outside (URL paths, query strings, chat text, QR scenes), checked
+with no I/O before anything reaches the database: a checked value, or None for anything else.
+
+An id is what the primary keys hold (BIGINT on PostgreSQL, 64-bit INTEGER on SQLite): ASCII
+digits only, no sign, no spaces, 1 to 2**63-1. A distributor code is what
+`services.distributors.new_code` makes: CODE_LENGTH characters of CODE_ALPHABET (typed codes may
+come with spaces around them or in capitals)."""
+
+from __future__ import annotations
+
+import re
+
+MAX_ID = 2**63 - 1
+_MAX_ID_DIGITS = len(str(MAX_ID))  # 19: longer (leading zeros aside) is out of range anyway
+
+CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: codes are read aloud too
+CODE_LENGTH = 8
+_CODE = re.compile(f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
+
+
+def parse_id(text: object) -> int | None:
+    """'42' -> 42; None for anything that is not a row id: '0', '-1', '+1', ' 1', '１２３',
+    '²', '1_000', '9223372036854775808', non-strings."""
+    if not isinstance(text, str) or not text.isascii() or not text.isdigit():
+        return None
+    significant = text.lstrip("0")
+    if len(significant) > _MAX_ID_DIGITS:  # checked before int(): no huge conversions
+        return None
+    value = int(significant or "0")
+    return value if 1 <= value <= MAX_ID else None
+
+
+def parse_code(text: object) -> str | None:
+    """' AB23CD45 ' -> 'ab23cd45'; None for anything a distributor code can never be."""
+    if not isinstance(text, str):
+        return None
+    code = text.strip()
+    if len(code) != CODE_LENGTH or not code.isascii():  # ASCII first: 'K' (Kelvin) lowers to 'k'
+        return None
+    code = code.lower()
+    return code if _CODE.fullmatch(code) else None
