@@ -9,6 +9,7 @@ from bot import turn as bot_turn
 from infra.clock import china_day, now
 from models.errors import DomainError, InsufficientBalance
 from models.money import parse_yuan
+from models.poster_rules import SCENE_PREFIX
 from services import distributors, lookups, posters, sender_cards, tracking, users, withdrawals
 from services import material as promo
 from services.binding import bind_shopper
@@ -16,8 +17,6 @@ from services.ledger import balances
 from services.merchant import merchant
 from services.rules import active_rule
 from texts import messages
-
-SCENE_PREFIX = "d_"
 
 
 def current_user(message) -> users.Sender:
@@ -155,26 +154,28 @@ def subscribe(message):
     sender = users.Sender(user.id, user.openid, user.nickname or "", user.language or "zh_CN")
     _remember(bot_turn.current(), sender)
     scene = (message.key or "").removeprefix("qrscene_")
-    inviter = _bind_from_scene(user, scene, "subscribe")
-    return messages.welcome(inviter)
+    inviter, not_bound = _bind_from_scene(user, scene, "subscribe")
+    return messages.welcome(inviter, not_bound)
 
 
 def scan(message):
     user = current_user(message)
-    inviter = _bind_from_scene(user, message.key or "", "scan")
-    return messages.scanned(inviter) if inviter else messages.welcome(None)
+    inviter, not_bound = _bind_from_scene(user, message.key or "", "scan")
+    return messages.scanned(inviter) if inviter else messages.welcome(None, not_bound)
 
 
-def _bind_from_scene(user, scene: str, source: str) -> str | None:
-    """Bind under the scene's distributor; the inviter's nickname when the user is theirs."""
+def _bind_from_scene(user, scene: str, source: str) -> tuple[str | None, str]:
+    """Bind under the scene's distributor: (the inviter's nickname when the user is theirs,
+    else None; why nobody was bound, else ""). A scene that is not d_<code> is no scan."""
     if not scene.startswith(SCENE_PREFIX):
-        return None
+        return None, ""
+    # a malformed code finds nobody (distributor_by_code checks it before any query)
     result = bind_shopper(user.id, scene[len(SCENE_PREFIX) :], source)
     if result.distributor is not None:  # every scan counts, whoever the user ends up bound to
         tracking.record_share(result.distributor.id, source, user_id=user.id)
     if not result.bound or result.distributor is None:
-        return None
-    return result.distributor.user.nickname or messages.a_distributor()
+        return None, result.decision.reason or "unknown_code"
+    return result.distributor.user.nickname or messages.a_distributor(), ""
 
 
 def unsubscribe(message):

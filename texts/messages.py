@@ -54,12 +54,31 @@ def unsupported_message() -> str:
     return _("暂时只能处理文字消息。%(commands)s", commands=commands())
 
 
-def welcome(inviter: str | None) -> str:
+def welcome(inviter: str | None, not_bound: str = "") -> str:
+    """The greeting; with `not_bound` (a refusal reason), the line saying why the scan bound
+    nobody."""
     if inviter:
         return _(
             "欢迎关注！您是由 %(name)s 邀请来的。%(commands)s", name=inviter, commands=commands()
         )
-    return _("欢迎关注！%(commands)s", commands=commands())
+    text = _("欢迎关注！%(commands)s", commands=commands())
+    return f"{text}\n{why_not_bound(not_bound)}" if not_bound else text
+
+
+def why_not_bound(reason: str) -> str:
+    """Why a scanned code bound nobody: services.binding's refusal reasons (models.binding's,
+    and unknown_code for a code that is not one or belongs to nobody)."""
+    if reason == "self":
+        return _("这是您自己的推广码，扫码不会给自己绑定推荐人。")
+    if reason == "cycle":
+        return _("这位分销员是您团队中的成员，不能成为您的推荐人。")
+    if reason == "already_bound":  # refused only under first touch: last touch rebinds
+        return _("您已有推荐人，本店以首次推荐为准，推荐人没有变。")
+    if reason == "not_new":
+        return _("本店只为新顾客绑定推荐人，您已在本店下过单，推荐人没有变。")
+    if reason in ("unknown_code", "target_inactive"):  # a stranger is not told who is frozen
+        return _("这个推广码无效或已停用，没有绑定推荐人。")
+    return _("这次扫码没有绑定推荐人。")
 
 
 def a_distributor() -> str:
@@ -234,8 +253,14 @@ def poster_already_making() -> str:
 
 def poster_no_product(keyword: str) -> str:
     return _(
-        "没有找到与「%(keyword)s」相关的在售商品。发送「海报」可生成邀请海报。", keyword=keyword
+        "没有找到与「%(keyword)s」相关的在售商品。发送「海报」可生成邀请海报。",
+        keyword=_shortened(keyword),
     )
+
+
+def _shortened(text: str, limit: int = 20) -> str:
+    """What the user typed, echoed back: at most `limit` characters."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def poster_invitation(kind: str) -> str:
