@@ -6,12 +6,16 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import logging
 import time
 import unicodedata
 from xml.parsers import expat
 
 from werobot.messages.messages import WeChatMessage
 from werobot.parser import process_message
+
+log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
 CONTENT_LIMIT = 2048  # WeChat caps text at 2048 bytes; longer input is cut, not refused
@@ -31,8 +35,6 @@ def signature_ok(token: str, signature: str, timestamp: str, nonce: str, *extra:
 
 
 def _constant_time_equal(a: str, b: str) -> bool:
-    import hmac
-
     return hmac.compare_digest(a.encode(), b.encode())
 
 
@@ -71,8 +73,8 @@ def xml_to_dict(data: bytes | str) -> dict:
         raise BadMessage(f"unreadable XML: {expat.errors.messages[e.code]}") from None
     except (ValueError, RecursionError):
         raise BadMessage("unreadable XML") from None
-    if tree.root_tag != "xml":
-        raise BadMessage("the root element is not <xml>")
+    if tree.root_tag != "xml" or not isinstance(tree.fields, dict):
+        raise BadMessage("the root element is not <xml> with fields")
     return tree.fields
 
 
@@ -81,46 +83,77 @@ def _refuse_dtd(*_args):
 
 
 class _Tree:
-    """<xml><Field>text</Field><Group><Field>text</Field></Group></xml> as
-    {"Field": "text", "Group": {"Field": "text"}}: the shape WeChat's messages have."""
+    """The dict werobot's own reader (xmltodict, through `werobot.parser.parse_xml`) makes of a
+    message, so every werobot message class gets the shapes it was written for: an element's
+    text, whitespace stripped (None when empty); for an element with children or attributes, a
+    dict (attributes as "@name", its own text as "#text"); repeated siblings become a list, in
+    document order (`<PicList><item/><item/></PicList>`, `ResultList`, beacon lists)."""
 
     def __init__(self):
         self.root_tag = None
-        self.fields: dict = {}
-        self.stack: list[dict] = []
-        self.texts: list[list[str]] = []
+        self.fields = None
+        self.stack: list[tuple[dict | None, list[str]]] = []
+        self.item: dict | None = None
+        self.texts: list[str] = []
 
-    def start(self, tag, _attributes):
+    def start(self, tag, attributes):
         if self.root_tag is None:
             self.root_tag = tag
-            self.stack.append(self.fields)
-        else:
-            child: dict = {}
-            self.stack[-1][tag] = child  # replaced by its text if it has no children
-            self.stack.append(child)
-        self.texts.append([])
+        self.stack.append((self.item, self.texts))
+        self.item = {f"@{name}": value for name, value in attributes.items()} or None
+        self.texts = []
 
     def text(self, data):
-        self.texts[-1].append(data)
+        self.texts.append(data)
 
     def end(self, tag):
-        element, texts = self.stack.pop(), self.texts.pop()
-        if self.stack and not element:
-            self.stack[-1][tag] = "".join(texts)
+        text = "".join(self.texts).strip() or None
+        value = self.item
+        if value is not None and text:
+            _add(value, "#text", text)
+        self.item, self.texts = self.stack.pop()
+        value = text if value is None else value
+        if self.stack:
+            self.item = _add(self.item if self.item is not None else {}, tag, value)
+        else:
+            self.fields = value
+
+
+def _add(item: dict, key: str, value) -> dict:
+    if key not in item:
+        item[key] = value
+    elif isinstance(item[key], list):
+        item[key].append(value)
+    else:
+        item[key] = [item[key], value]
+    return item
+
+
+# The fields the webhook itself reads: each must be text, whatever else a message carries.
+_TEXT_FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "MsgID", "Event")
 
 
 def to_message(fields: dict) -> WeChatMessage:
     """A werobot message from the parsed fields; text content normalised for matching."""
+    for name in _TEXT_FIELDS:
+        if name in fields and not isinstance(fields[name], str | None):
+            raise BadMessage(f"{name} is not text")
     if not fields.get("MsgType") or not fields.get("FromUserName"):
         raise BadMessage("MsgType and FromUserName are required")
     if fields["MsgType"].lower() == "event" and not fields.get("Event"):
         raise BadMessage("an event without Event")
     for numeric in ("CreateTime", "MsgId", "MsgID"):
-        if numeric in fields and not str(fields[numeric]).strip().isdigit():
+        if fields.get(numeric) is not None and not fields[numeric].strip().isdigit():
             raise BadMessage(f"{numeric} is not a number")
     if "Content" in fields:
+        if not isinstance(fields["Content"], str | None):
+            raise BadMessage("Content is not text")
         fields["Content"] = _normalise(fields["Content"])
-    return process_message(dict(fields))
+    try:
+        return process_message(dict(fields))
+    except Exception as e:  # werobot's message classes assume WeChat's shapes
+        log.warning("werobot could not read a %s message: %r", fields.get("MsgType"), e)
+        raise BadMessage(f"a {fields.get('MsgType')} message werobot cannot read") from None
 
 
 def _normalise(content: str) -> str:
@@ -130,8 +163,8 @@ def _normalise(content: str) -> str:
 
 def dedup_key(fields: dict) -> str:
     """WeChat's own rule: MsgId for messages, FromUserName + CreateTime (+ Event) for events."""
-    if fields.get("MsgType", "").lower() == "event":
-        return f"evt:{fields['FromUserName']}:{fields.get('CreateTime', '')}:{fields['Event']}"
+    if (fields.get("MsgType") or "").lower() == "event":
+        return f"evt:{fields['FromUserName']}:{fields.get('CreateTime') or ''}:{fields['Event']}"
     if fields.get("MsgId"):
         return f"msg:{fields['MsgId']}"
-    return f"msg:{fields['FromUserName']}:{fields.get('CreateTime', '')}"
+    return f"msg:{fields['FromUserName']}:{fields.get('CreateTime') or ''}"

@@ -79,7 +79,17 @@ def receive():
     except (BadMessage, InvalidAppIdException, ValueError, KeyError) as e:
         log.info("refused a malformed message: %s", e)
         return _plain("bad request", 400)
-    answer = _answer(fields, message)
+    try:
+        answer = _answer(fields, message)
+    except Exception:
+        # A 500 makes WeChat retry, then tell the user 该公众号暂时无法提供服务: log, answer kindly.
+        log.exception(
+            "could not answer %s from %s (%s)",
+            dedup_key(fields),
+            fields.get("FromUserName"),
+            message.type,
+        )
+        answer = _kind_error(message)
     if encrypted and answer != "success":
         answer = _crypto().encrypt_message(
             answer, request.args.get("nonce"), request.args.get("timestamp")
@@ -107,6 +117,14 @@ def _answer(fields: dict, message) -> str:
         # Without de-duplication a retry could act twice, so nothing is done at all.
         log.error("Redis is down: answered 'busy' to %s", fields.get("FromUserName"))
         return TextReply(message=message, content=messages.busy()).render()
+
+
+def _kind_error(message) -> str:
+    try:
+        return TextReply(message=message, content=messages.error()).render()
+    except Exception:
+        log.exception("could not render the error reply")
+        return "success"
 
 
 def _answer_from_card(robot, fields: dict, message) -> str:
