@@ -33,13 +33,8 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from PIL import ImageFont as PILImageFont
 
 from render import fonts
-from render.poster_render import (
-    JPEG_OPTIONS,
-    PosterContent,
-    PosterTemplate,
-    default_template,
-    render_poster,
-)
+from render.compose import JPEG_OPTIONS, PosterContent, render_poster
+from render.design import PosterDesign, default_design
 
 GOAL_MEDIAN_MS = 12.0
 GOAL_RATIO = 3.0
@@ -172,7 +167,7 @@ def contents(count: int, seed: int, distinct_products: bool = False) -> list[Pos
 
 
 def naive_render(
-    template: PosterTemplate, content: PosterContent, font_path: str, index: int
+    template: PosterDesign, content: PosterContent, font_path: str, index: int
 ) -> bytes:
     """The same poster drawn the obvious way: nothing kept between calls."""
     layout = template.layouts[content.kind]
@@ -315,7 +310,7 @@ def line(label: str, samples: list[float], note: str) -> None:
 
 
 def throughput_worker(seed: int, count: int, font_path: str, barrier, results) -> None:
-    template = default_template()
+    template = default_design()
     batch = contents(count, seed)
     for content in batch[:4]:  # prepare the template and fill the product-image cache
         render_poster(template, content, font_path)
@@ -361,7 +356,7 @@ def main() -> None:
     font_path = fonts.find_cjk_font()
     fonts.check_cjk_coverage(font_path)
     index = fonts.face_index(font_path)
-    template = default_template()
+    template = default_design()
     warm = contents(8, seed=1)
     for content in warm:  # imports, the prepared template, the product-image cache
         render_poster(template, content, font_path)

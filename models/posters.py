@@ -29,7 +29,7 @@ class PosterTemplate(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(Integer, unique=True)
-    definition: Mapped[dict] = mapped_column(JSON)  # render.poster_render.PosterTemplate.to_dict()
+    definition: Mapped[dict] = mapped_column(JSON)  # render.design.PosterDesign.to_dict()
     note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
@@ -43,7 +43,7 @@ class Poster(Base):
     __table_args__ = (Index("ix_posters_distributor_product", "distributor_id", "product_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    # sha256 of every key part (services.posters.PosterKey), so a NULL product is a plain value.
+    # sha256 of every key part (models.poster_rules.PosterKey): a NULL product is a plain value.
     cache_key: Mapped[str] = mapped_column(String(64), unique=True)
     distributor_id: Mapped[int] = mapped_column(ForeignKey("distributors.id"))
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))

@@ -22,7 +22,8 @@ from infra.redis_client import get_redis
 from models import Product, PromoImage, PromoMaterial, User, db
 from models.errors import DomainError, NotFound
 from models.material import MAX_IMAGES
-from services.posters import MEDIA_LIFETIME, load_subject, media_valid, upload_image
+from models.poster_rules import media_expires_at, media_valid
+from services.posters import load_subject, refusal, upload_image
 from wechat.outbound import send_image, send_text
 
 log = logging.getLogger(__name__)
@@ -127,9 +128,9 @@ class MaterialAnswer:
 def request_material(distributor_id: int) -> MaterialAnswer:
     """`素材`: queue the newest published item for sending, and say so at once."""
     subject = load_subject(distributor_id)
-    if subject is None or subject.status != "active":
-        status = subject.status if subject else "none"
-        return MaterialAnswer("inactive", status=status, reason=subject.reason if subject else "")
+    refused = refusal(subject)
+    if refused is not None:
+        return MaterialAnswer("inactive", status=refused.status, reason=refused.reason)
     material = newest_published()
     if material is None:
         return MaterialAnswer("none")
@@ -189,7 +190,7 @@ def image_media(image_id: int) -> str:
         media_id = upload_image(image.data, f"material-{image_id}.{extension}")
         with unit_of_work():
             image = db.session.get(PromoImage, image_id)
-            image.media_id, image.media_expires_at = media_id, now() + MEDIA_LIFETIME
+            image.media_id, image.media_expires_at = media_id, media_expires_at(now())
         return media_id
 
 

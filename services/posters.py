@@ -1,23 +1,22 @@
-"""Posters: the cache key, the invite QR code, render-once caching, and the request flow.
+"""Posters: render-once caching and the request flow (the bot's `海报`, the distributor's page).
 
-A poster is keyed by (distributor, product, template version, QR content, avatar version); the
-key's sha256 is unique in `posters`, and rendering happens under a Redis lock on that key, so
-the same key is never rendered twice, even by concurrent workers. The JPEG is kept, so an expired
-media_id (temporary media lasts 3 days) is renewed by uploading it again, not by rendering.
+A poster is keyed by (distributor, product, template version, QR content, avatar version, product
+version: models.poster_rules.PosterKey); the key's sha256 is unique in `posters`, and rendering
+happens under a Redis lock on that key, so the same key is never rendered twice, even by
+concurrent workers. The JPEG is kept, so an expired media_id (temporary media lasts 3 days) is
+renewed by uploading it again, not by rendering.
 
-WeChat docs followed: 「生成带参数的二维码」 (temporary QR_STR_SCENE codes, at most 30 days; the
-answer's `url` is the QR content, drawn locally) and 「新增临时素材」 (media_id valid 3 days).
+WeChat docs followed: 「新增临时素材」 (media_id valid 3 days). The invite QR code a poster carries
+is services.invite_qr's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 import secrets
-from dataclasses import astuple, dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 
 import requests
 from flask import current_app
@@ -28,75 +27,34 @@ from infra.clock import now
 from infra.db import insert_ignore, unit_of_work
 from infra.jobs import HIGH, PendingJob, get_queue
 from infra.redis_client import get_redis
-from models import Distributor, InviteQrCode, Poster, PosterTemplate, Product, User, db
+from models import Distributor, Poster, PosterTemplate, Product, User, db
 from models.base import begin_write
 from models.identifiers import parse_id
-from render import poster_render
-from render.poster_render import PosterContent, default_template
-from render.poster_render import PosterTemplate as Template
+from models.poster_rules import (
+    Inactive,
+    PosterKey,
+    avatar_version,
+    inactive,
+    media_expires_at,
+    media_valid,
+    product_link,
+    product_version,
+)
+from render import compose
+from render.compose import PosterContent
+from render.design import PosterDesign, default_design
+from services import invite_qr
 from texts import messages
 from wechat.client import wechat_client
 from wechat.outbound import send_image
 
 log = logging.getLogger(__name__)
 
-SCENE_PREFIX = "d_"
-INVITE_QR_SECONDS = 30 * 86400  # WeChat's maximum for a temporary code
-QR_RENEW_BEFORE = timedelta(days=3)  # a poster drawn now stays scannable for 3 days at least
-MEDIA_LIFETIME = timedelta(days=3)
-MEDIA_RENEW_BEFORE = timedelta(hours=1)
 PENDING_SECONDS = 120  # one poster job per distributor and product at a time
 LOCK_SECONDS = 120
 IMAGE_CACHE_SECONDS = 7 * 86400
 IMAGE_MAX_BYTES = 2 * 1024 * 1024
 MAKE_JOB = "workers.posters.make_poster"
-
-
-# -- pure rules ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PosterKey:
-    """Everything a poster's pixels depend on. Any change renders a new poster."""
-
-    distributor_id: int
-    product_id: int | None
-    template_version: int
-    qr_content: str
-    avatar_version: str
-    product_version: str = ""
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(astuple(self), ensure_ascii=False).encode()).hexdigest()
-
-
-def invite_scene(code: str) -> str:
-    return f"{SCENE_PREFIX}{code}"
-
-
-def product_link(base_url: str, product_id: int, code: str) -> str:
-    """The shop link a product poster's QR code carries (contracts.md: /p/<id>?d=<code>)."""
-    return f"{base_url.rstrip('/')}/p/{product_id}?d={code}"
-
-
-def avatar_version(nickname: str, avatar_url: str | None) -> str:
-    """The version of what the poster shows of the distributor: nickname and avatar."""
-    return hashlib.sha1(f"{nickname}\n{avatar_url or ''}".encode()).hexdigest()[:16]
-
-
-def product_version(product: Product | None) -> str:
-    if product is None:
-        return ""
-    shown = json.dumps([product.title, product.price_fen, product.images], ensure_ascii=False)
-    return hashlib.sha1(shown.encode()).hexdigest()[:16]
-
-
-def media_valid(expires_at: datetime | None, at: datetime) -> bool:
-    """A cached media_id is used only while it has a margin left (renewed a little early)."""
-    return expires_at is not None and at < expires_at - MEDIA_RENEW_BEFORE
-
-
-def qr_needs_renewal(expires_at: datetime | None, at: datetime) -> bool:
-    return expires_at is None or at >= expires_at - QR_RENEW_BEFORE
 
 
 # -- reading the current state (the bot's fast path: reads only) --------------------------------
@@ -105,9 +63,8 @@ class Subject:
     """The distributor (and product) a poster is for, as plain data."""
 
     distributor_id: int
-    status: str
+    inactive: Inactive | None  # None while the distributor is active
     code: str
-    reason: str
     user_id: int
     openid: str
     nickname: str
@@ -125,18 +82,21 @@ def load_subject(distributor_id: int, product_id: int | None = None) -> Subject 
         return None
     d, user = row
     product = db.session.get(Product, product_id) if product_id is not None else None
-    reason = (d.frozen_reason if d.status == "frozen" else d.reject_reason) or ""
     return Subject(
         d.id,
-        d.status,
+        inactive(d.status, d.frozen_reason, d.reject_reason),
         d.code,
-        reason,
         user.id,
         user.openid,
         user.nickname or "",
         user.avatar_url,
         product,
     )
+
+
+def refusal(subject: Subject | None) -> Inactive | None:
+    """Why `subject` may not have posters or material (None: they may)."""
+    return inactive(None) if subject is None else subject.inactive
 
 
 def find_product(keyword: str) -> Product | None:
@@ -160,16 +120,25 @@ def template_version() -> int | None:
     return db.session.scalar(select(func.max(PosterTemplate.version)))
 
 
-def current_key(subject: Subject, version: int, qr_url: str) -> PosterKey:
+def current_key(subject: Subject, version: int, invite_url: str) -> PosterKey:
+    """The key of the subject's poster now: an invite poster carries their invite QR code's
+    content, a product poster the product's shop link with their code."""
     product = subject.product
-    qr = qr_url if product is None else product_link(base_url(), product.id, subject.code)
+    if product is None:
+        return PosterKey(
+            subject.distributor_id,
+            None,
+            version,
+            invite_url,
+            avatar_version(subject.nickname, subject.avatar_url),
+        )
     return PosterKey(
         subject.distributor_id,
-        product.id if product else None,
+        product.id,
         version,
-        qr,
+        product_link(base_url(), product.id, subject.code),
         avatar_version(subject.nickname, subject.avatar_url),
-        product_version(product),
+        product_version(product.title, product.price_fen, product.images),
     )
 
 
@@ -181,13 +150,12 @@ def known_key(subject: Subject) -> PosterKey | None:
     """The subject's current cache key, when everything in it is known without the WeChat API
     (an invite poster needs a live QR code); None means only a job can tell."""
     version = template_version()
-    qr_url = ""
+    invite_url = ""
     if subject.product is None:
-        qr = db.session.get(InviteQrCode, subject.distributor_id)
-        if qr is None or qr_needs_renewal(qr.expires_at, now()):
+        invite_url = invite_qr.live_url(subject.distributor_id)
+        if invite_url is None:
             return None
-        qr_url = qr.url
-    return None if version is None else current_key(subject, version, qr_url)
+    return None if version is None else current_key(subject, version, invite_url)
 
 
 def cached_media(subject: Subject) -> str | None:
@@ -225,9 +193,9 @@ class PosterAnswer:
 def request_poster(distributor_id: int, keyword: str | None = None) -> PosterAnswer:
     """`海报` / `海报 <keyword>`: the cached image at once, else a job on the `high` queue."""
     subject = load_subject(distributor_id)
-    if subject is None or subject.status != "active":
-        status = subject.status if subject else "none"
-        return PosterAnswer("inactive", status=status, reason=subject.reason if subject else "")
+    refused = refusal(subject)
+    if refused is not None:
+        return PosterAnswer("inactive", status=refused.status, reason=refused.reason)
     product = None
     if keyword:
         product = find_product(keyword)
@@ -270,15 +238,16 @@ def clear_pending(distributor_id: int, product_id: int | None) -> None:
     get_redis().delete(_pending_key(distributor_id, product_id))
 
 
-# -- the template -------------------------------------------------------------------------------
+# -- the template (the merchant's design, versioned) ---------------------------------------------
 def active_template_row() -> PosterTemplate:
-    """The newest template version; the renderer's default is stored as version 1 when none."""
+    """The newest template version; the renderer's default design is stored as version 1 when
+    there is none."""
     row = db.session.scalar(select(PosterTemplate).order_by(PosterTemplate.version.desc()).limit(1))
     if row is not None:
         return row
 
     # Version 1 exactly, inserted once: concurrent first posters must agree on one template.
-    definition = default_template().to_dict()
+    definition = default_design().to_dict()
     with unit_of_work():
         db.session.execute(
             insert_ignore(
@@ -295,7 +264,7 @@ def active_template_row() -> PosterTemplate:
 def publish_template(definition: dict, note: str = "") -> PosterTemplate:
     """Store a new template version (it becomes the active one). ValueError on bad data."""
 
-    Template.from_dict(definition)  # refuse bad data before storing it
+    PosterDesign.from_dict(definition)  # refuse bad data before storing it
     with unit_of_work():
         version = (db.session.scalar(select(func.max(PosterTemplate.version))) or 0) + 1
         row = PosterTemplate(version=version, definition=definition, note=note[:200])
@@ -310,60 +279,22 @@ def publish_template(definition: dict, note: str = "") -> PosterTemplate:
     return row
 
 
-_TEMPLATES: dict[tuple, object] = {}
+_DESIGNS: dict[tuple, PosterDesign] = {}
 
 
-def render_template_for(row: PosterTemplate):
-    """The renderer's template for a stored version, built once per process (the renderer
-    prepares fonts and static layers per template). Rows are never edited, so a version and
-    its creation time name one definition (even across databases, as in the tests)."""
+def design_of(row: PosterTemplate) -> PosterDesign:
+    """The renderer's design for a stored template version, built once per process (the
+    renderer prepares fonts and static layers per design). Rows are never edited, so a version
+    and its creation time name one definition (even across databases, as in the tests)."""
 
     key = (row.version, row.created_at)
-    template = _TEMPLATES.get(key)
-    if template is None:
-        template = Template.from_dict({**row.definition, "version": row.version})
-        if len(_TEMPLATES) > 16:
-            _TEMPLATES.clear()
-        _TEMPLATES[key] = template
-    return template
-
-
-# -- the invite QR code -------------------------------------------------------------------------
-def invite_qr_url(distributor_id: int, code: str) -> str:
-    """The distributor's live invite QR content, created or renewed (under a lock) as needed."""
-    row = db.session.get(InviteQrCode, distributor_id)
-    if row is not None and not qr_needs_renewal(row.expires_at, now()):
-        return row.url
-
-    with get_redis().lock(f"poster:qr:{distributor_id}", timeout=60, blocking_timeout=60):
-        db.session.rollback()
-        row = db.session.get(InviteQrCode, distributor_id)
-        if row is not None and not qr_needs_renewal(row.expires_at, now()):
-            return row.url
-        return renew_invite_qr(distributor_id, code).url
-
-
-def renew_invite_qr(distributor_id: int, code: str) -> InviteQrCode:
-    """A new temporary QR_STR_SCENE code with scene d_<code>, valid 30 days."""
-
-    scene = invite_scene(code)
-    answer = wechat_client().qrcode.create(
-        {
-            "expire_seconds": INVITE_QR_SECONDS,
-            "action_name": "QR_STR_SCENE",
-            "action_info": {"scene": {"scene_str": scene}},
-        }
-    )
-    expires_at = now() + timedelta(seconds=int(answer.get("expire_seconds", INVITE_QR_SECONDS)))
-    with unit_of_work():
-        row = db.session.get(InviteQrCode, distributor_id)
-        if row is None:
-            row = InviteQrCode(distributor_id=distributor_id)
-            db.session.add(row)
-        row.scene, row.ticket, row.url = scene, answer["ticket"], answer["url"]
-        row.expires_at, row.created_at = expires_at, now()
-    log.info("invite QR code for distributor %s renewed until %s", distributor_id, expires_at)
-    return row
+    design = _DESIGNS.get(key)
+    if design is None:
+        design = PosterDesign.from_dict({**row.definition, "version": row.version})
+        if len(_DESIGNS) > 16:
+            _DESIGNS.clear()
+        _DESIGNS[key] = design
+    return design
 
 
 # -- making a poster (the job's side) -----------------------------------------------------------
@@ -382,13 +313,15 @@ def ensure_poster(
     is gone)."""
 
     subject = load_subject(distributor_id, product_id)
-    if subject is None or subject.status != "active":
+    if refusal(subject) is not None:
         return None
     if product_id is not None and subject.product is None:
         return None
     template = active_template_row()
-    qr_url = "" if product_id is not None else invite_qr_url(distributor_id, subject.code)
-    key = current_key(subject, template.version, qr_url)
+    invite_url = (
+        "" if product_id is not None else invite_qr.invite_qr_url(distributor_id, subject.code)
+    )
+    key = current_key(subject, template.version, invite_url)
     with get_redis().lock(
         f"poster:render:{key.digest}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS
     ):
@@ -405,6 +338,8 @@ def ensure_poster(
 
 
 def render(subject: Subject, template: PosterTemplate, key: PosterKey) -> bytes:
+    """The poster's JPEG. The renderer is called through its module, so that tests can count
+    renders by patching render.compose.render_poster."""
 
     product = subject.product
     content = PosterContent(
@@ -419,7 +354,7 @@ def render(subject: Subject, template: PosterTemplate, key: PosterKey) -> bytes:
         product_image=fetch_image((product.images or [None])[0]) if product else None,
     )
     font = current_app.config.get("POSTER_FONT_PATH") or None
-    return poster_render.render_poster(render_template_for(template), content, font_path=font)
+    return compose.render_poster(design_of(template), content, font_path=font)
 
 
 def store_render(key: PosterKey, image: bytes) -> Poster:
@@ -446,7 +381,7 @@ def store_render(key: PosterKey, image: bytes) -> Poster:
 def store_media(poster_id: int, media_id: str) -> Poster:
     with unit_of_work():
         poster = db.session.get(Poster, poster_id)
-        poster.media_id, poster.media_expires_at = media_id, now() + MEDIA_LIFETIME
+        poster.media_id, poster.media_expires_at = media_id, media_expires_at(now())
     return poster
 
 

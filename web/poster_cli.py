@@ -10,8 +10,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from render.poster_render import render_preview
-from services.posters import active_template_row, publish_template, render_template_for
+from render.compose import render_preview
+from services.posters import active_template_row, design_of, publish_template
 from services.tracking import share_counts
 
 
@@ -49,7 +49,7 @@ def preview_command(kind: str, out: str) -> None:
 
     row = active_template_row()
     font = current_app.config.get("POSTER_FONT_PATH") or None
-    data = render_preview(render_template_for(row), font_path=font, kind=kind)
+    data = render_preview(design_of(row), font_path=font, kind=kind)
     Path(out).write_bytes(data)
     click.echo(f"{out}: template version {row.version}, {kind} poster, {len(data)} bytes")
 

@@ -16,10 +16,12 @@ from defusedxml import ElementTree as SafeET
 from PIL import Image
 from sqlalchemy import func, select, update
 
-import render.poster_render as renderer
+import render.compose as renderer
 from infra.clock import now
 from models import Distributor, InviteQrCode, OutboundMessage, Poster, User, db
-from services import distributors, posters
+from models.poster_rules import INVITE_QR_SECONDS
+from render.design import default_design
+from services import distributors, invite_qr, posters
 from simulator import create_app as create_simulator
 from tests.conftest import test_config
 from tests.factories import make_distributor, make_product, make_user, set_policy
@@ -123,7 +125,7 @@ def test_a_poster_is_made_by_the_job_sent_once_and_then_served_from_the_cache(
     assert sent["media_id"] == poster.media_id
     created = sim(sim_url, "GET", "/sim/qrcodes").json()["qrcodes"]
     assert [(q["scene"], q["action_name"]) for q in created] == [(f"d_{d.code}", "QR_STR_SCENE")]
-    assert created[0]["expires_at"] - created[0]["created_at"] == posters.INVITE_QR_SECONDS
+    assert created[0]["expires_at"] - created[0]["created_at"] == INVITE_QR_SECONDS
 
     again = posters.request_poster(d.id)
     assert (again.kind, again.media_id) == ("image", poster.media_id)
@@ -149,7 +151,7 @@ def test_a_change_to_any_part_of_the_key_renders_again(wired, sim_url, renders):
     assert len(renders) == 1
 
     # the template: a new version
-    posters.publish_template(renderer.default_template().to_dict(), note="v2")
+    posters.publish_template(default_design().to_dict(), note="v2")
     second = posters.ensure_poster(d.id, None)
     # the avatar version: a new nickname or avatar
     db.session.execute(update(User).where(User.id == d.user_id).values(nickname="小美美"))
@@ -179,7 +181,7 @@ def test_a_change_to_any_part_of_the_key_renders_again(wired, sim_url, renders):
 
 def test_concurrent_requests_for_one_key_render_it_once(wired, sim_url, renders):
     d = chatting_distributor(sim_url)
-    posters.invite_qr_url(d.id, d.code)
+    invite_qr.invite_qr_url(d.id, d.code)
     barrier, results, errors = threading.Barrier(4), [], []
 
     def ask():
@@ -215,11 +217,11 @@ def test_an_expired_media_id_is_uploaded_again_without_rendering(wired, sim_url,
 
 def test_the_invite_qr_code_is_kept_until_near_expiry_then_renewed(wired, sim_url):
     d = chatting_distributor(sim_url)
-    url = posters.invite_qr_url(d.id, d.code)
-    assert posters.invite_qr_url(d.id, d.code) == url
+    url = invite_qr.invite_qr_url(d.id, d.code)
+    assert invite_qr.invite_qr_url(d.id, d.code) == url
     db.session.execute(update(InviteQrCode).values(expires_at=now() + timedelta(days=2)))
     db.session.commit()
-    renewed = posters.invite_qr_url(d.id, d.code)
+    renewed = invite_qr.invite_qr_url(d.id, d.code)
     assert renewed != url
     row = db.session.get(InviteQrCode, d.id)
     assert row.expires_at > now() + timedelta(days=29)
@@ -308,7 +310,7 @@ def test_a_distributor_who_is_not_active_is_told_why(wired, state, expected):
 # -- the poster CLI -----------------------------------------------------------------------------
 def test_the_cli_publishes_a_template_version_and_previews_it(wired, tmp_path):
     runner = wired.test_cli_runner()
-    definition = renderer.default_template().to_dict()
+    definition = default_design().to_dict()
     definition["background"] = {"color": "#203040"}
     good, bad = tmp_path / "t.json", tmp_path / "bad.json"
     good.write_text(json.dumps(definition))

@@ -15,15 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from render import poster_render as pr
+from models.money import format_yuan
+from render.compose import PosterContent, render_poster, render_preview
+from render.design import KINDS, PosterDesign, default_design
 from render.fonts import find_cjk_font, load_font
-from render.poster_render import (
-    PosterContent,
-    PosterTemplate,
-    default_template,
-    render_poster,
-    render_preview,
-)
+from render.qr import qr_version
+from render.text import NO_LINE_START, blit, fit_line, wrap
 
 INVITE_URL = "http://weixin.qq.com/q/02aBcDeFgHiJkLmNoPqRsTuV"
 PRODUCT_URL = "https://shop.example.com/p/1234?d=ABCD2345"
@@ -41,8 +38,8 @@ def font_path() -> str:
 
 
 @pytest.fixture(scope="module")
-def template() -> PosterTemplate:
-    return default_template()
+def template() -> PosterDesign:
+    return default_design()
 
 
 def jpeg_of(image: Image.Image) -> bytes:
@@ -115,11 +112,11 @@ def test_every_poster_is_a_750x1334_jpeg_whose_qr_decodes_exactly(template, font
 @settings(max_examples=25, deadline=None)
 @given(
     text=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=130),
-    kind=st.sampled_from(pr.KINDS),
+    kind=st.sampled_from(KINDS),
 )
 def test_any_link_up_to_130_bytes_decodes_on_both_kinds(text, kind):
     content = invite(qr_content=text) if kind == "invite" else product(qr_content=text)
-    assert decoded(render_poster(default_template(), content)) == [text]
+    assert decoded(render_poster(default_design(), content)) == [text]
 
 
 @settings(deadline=None)
@@ -127,7 +124,7 @@ def test_any_link_up_to_130_bytes_decodes_on_both_kinds(text, kind):
 def test_qr_version_is_the_smallest_that_fits_as_qrcode_computes_it(length):
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M)
     code.add_data(qrcode.util.QRData(b"a" * length, mode=qrcode.util.MODE_8BIT_BYTE))
-    assert pr.qr_version(length) == code.best_fit()
+    assert qr_version(length) == code.best_fit()
 
 
 def test_content_too_long_for_a_qr_code_is_refused(template, font_path):
@@ -141,7 +138,7 @@ def test_content_too_long_for_the_qr_box_is_refused_rather_than_unscannable(temp
 
 
 def test_preview_renders_both_kinds_with_a_scannable_sample(template, font_path):
-    for kind in pr.KINDS:
+    for kind in KINDS:
         poster = render_preview(template, font_path, kind=kind)
         assert Image.open(io.BytesIO(poster)).size == (750, 1334)
         assert decoded(poster) == ["https://example.com/p/1?d=PREVIEW1"]
@@ -186,45 +183,45 @@ def title_font(font_path):
 
 
 def test_a_long_title_wraps_to_two_lines_ending_in_an_ellipsis(title_font):
-    lines = pr.wrap(LONG_TITLE, title_font, 622, 2)
+    lines = wrap(LONG_TITLE, title_font, 622, 2)
     assert len(lines) == 2
     assert lines[1].endswith("…")
     assert all(title_font.getlength(line) <= 622 for line in lines)
 
 
 def test_a_short_title_stays_on_one_line_without_an_ellipsis(title_font):
-    assert pr.wrap("冰糖心苹果", title_font, 622, 2) == ["冰糖心苹果"]
+    assert wrap("冰糖心苹果", title_font, 622, 2) == ["冰糖心苹果"]
 
 
 def test_chinese_breaks_between_any_characters_but_latin_words_stay_whole(title_font):
-    lines = pr.wrap("超" * 17 + " Bluetooth 耳机", title_font, 622, 3)
+    lines = wrap("超" * 17 + " Bluetooth 耳机", title_font, 622, 3)
     assert any(line.endswith("Bluetooth") or line.startswith("Bluetooth") for line in lines)
     assert "".join(lines).replace(" ", "") == ("超" * 17 + "Bluetooth耳机")
 
 
 def test_closing_punctuation_never_starts_a_line(title_font):
     for n in range(14, 22):
-        for line in pr.wrap("好" * n + "，。好物推荐，" * 3, title_font, 622, 5)[1:]:
-            assert line[0] not in pr.NO_LINE_START
+        for line in wrap("好" * n + "，。好物推荐，" * 3, title_font, 622, 5)[1:]:
+            assert line[0] not in NO_LINE_START
 
 
 def test_a_word_wider_than_the_line_is_split(title_font):
-    lines = pr.wrap("x" * 200, title_font, 300, 2)
+    lines = wrap("x" * 200, title_font, 300, 2)
     assert len(lines) == 2 and lines[1].endswith("…")
 
 
 def test_a_long_nickname_is_cut_with_an_ellipsis_to_fit(font_path):
     font = load_font(font_path, 40, bold=True)
-    line = pr.fit_line(LONG_NICKNAME, font, 550)
+    line = fit_line(LONG_NICKNAME, font, 550)
     assert line.endswith("…") and font.getlength(line) <= 550
-    assert pr.fit_line("小王", font, 550) == "小王"
+    assert fit_line("小王", font, 550) == "小王"
 
 
 @pytest.mark.parametrize(
     ("fen", "shown"), [(0, "0.00"), (5, "0.05"), (1250, "12.50"), (999900, "9999.00")]
 )
 def test_price_is_shown_from_integer_fen(fen, shown):
-    assert pr.format_price(fen) == shown
+    assert format_yuan(fen) == shown
 
 
 @pytest.mark.parametrize(
@@ -246,29 +243,29 @@ def test_bad_content_is_refused(changes, message):
 # ---------------------------------------------------------------- templates
 
 
-def test_the_default_template_round_trips_through_its_dict_form(template):
-    again = PosterTemplate.from_dict(json.loads(json.dumps(template.to_dict())))
+def test_the_default_design_round_trips_through_its_dict_form(template):
+    again = PosterDesign.from_dict(json.loads(json.dumps(template.to_dict())))
     assert again == template and again.fingerprint == template.fingerprint
 
 
 def test_a_background_image_round_trips_and_fills_the_poster(font_path):
-    d = default_template().to_dict()
+    d = default_design().to_dict()
     blue = jpeg_of(Image.new("RGB", (300, 500), (0, 90, 200)))
     d["background"] = {"image_base64": base64.b64encode(blue).decode()}
     d["version"] = 7
-    with_image = PosterTemplate.from_dict(d)
-    assert PosterTemplate.from_dict(with_image.to_dict()) == with_image
+    with_image = PosterDesign.from_dict(d)
+    assert PosterDesign.from_dict(with_image.to_dict()) == with_image
     poster = Image.open(io.BytesIO(render_poster(with_image, invite(), font_path)))
     r, _, b = poster.getpixel((3, 1330))
     assert b > 170 and r < 40
 
 
 def test_two_templates_with_the_same_version_never_share_a_prepared_layer(font_path):
-    d = default_template().to_dict()
+    d = default_design().to_dict()
     d["background"] = {"color": "#000000"}
-    black = PosterTemplate.from_dict(d)
+    black = PosterDesign.from_dict(d)
     d["background"] = {"color": "#FFFFFF"}
-    white = PosterTemplate.from_dict(d)
+    white = PosterDesign.from_dict(d)
     assert black.version == white.version and black.fingerprint != white.fingerprint
     corner = (2, 1331)
     dark = Image.open(io.BytesIO(render_poster(black, invite(), font_path))).getpixel(corner)
@@ -277,9 +274,9 @@ def test_two_templates_with_the_same_version_never_share_a_prepared_layer(font_p
 
 
 def test_a_template_with_only_an_invite_layout_refuses_product_posters(font_path):
-    d = default_template().to_dict()
+    d = default_design().to_dict()
     del d["layouts"]["product"]
-    only_invite = PosterTemplate.from_dict(d)
+    only_invite = PosterDesign.from_dict(d)
     assert decoded(render_poster(only_invite, invite(), font_path)) == [INVITE_URL]
     with pytest.raises(ValueError, match="has no product layout"):
         render_poster(only_invite, product(), font_path)
@@ -287,7 +284,7 @@ def test_a_template_with_only_an_invite_layout_refuses_product_posters(font_path
 
 def broken(path: str, value) -> dict:
     """The default template's dict with the field at the dotted `path` set (or deleted: ...)."""
-    d = copy.deepcopy(default_template().to_dict())
+    d = copy.deepcopy(default_design().to_dict())
     *parents, last = path.split(".")
     node = d
     for key in parents:
@@ -345,16 +342,16 @@ BAD_TEMPLATES = [
 )
 def test_a_bad_template_is_refused_with_the_field_named(path, value, message):
     with pytest.raises(ValueError, match=message):
-        PosterTemplate.from_dict(broken(path, value))
+        PosterDesign.from_dict(broken(path, value))
 
 
 def test_a_template_that_is_not_an_object_is_refused():
     with pytest.raises(ValueError, match="template: expected an object, got list"):
-        PosterTemplate.from_dict([])  # type: ignore[arg-type]
+        PosterDesign.from_dict([])  # type: ignore[arg-type]
 
 
 def test_decorations_may_bleed_off_the_canvas_but_elements_may_not():
-    assert PosterTemplate.from_dict(broken("layouts.product.decor.0.box", [-50, -50, 900, 90]))
+    assert PosterDesign.from_dict(broken("layouts.product.decor.0.box", [-50, -50, 900, 90]))
 
 
 def ink(poster: bytes, box) -> int:
@@ -376,13 +373,13 @@ def test_cached_glyphs_draw_what_pillow_draws(font_path):
     by_pillow = Image.new("L", (700, 60), 0)
     ImageDraw.Draw(by_pillow).text((10, 45), text, 255, font, "ls")
     by_cache = Image.new("RGB", (700, 60), (0, 0, 0))
-    pr._blit(by_cache, font, text, 10, 45, "#FFFFFF")
+    blit(by_cache, font, text, 10, 45, "#FFFFFF")
     a, b = by_pillow.tobytes(), by_cache.convert("L").tobytes()
     assert sum(abs(x - y) for x, y in zip(a, b, strict=True)) / sum(a) < 0.05
 
 
 def test_a_qr_without_a_panel_is_drawn_straight_onto_the_card(font_path):
-    d = default_template().to_dict()
+    d = default_design().to_dict()
     del d["layouts"]["invite"]["elements"]["qr"]["background"]
-    bare = PosterTemplate.from_dict(d)
+    bare = PosterDesign.from_dict(d)
     assert decoded(render_poster(bare, invite(), font_path)) == [INVITE_URL]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.posters import (
+from models.poster_rules import (
     PosterKey,
     avatar_version,
     media_valid,
