@@ -1,4 +1,6 @@
-"""The CLI: bad configuration exits with one clear line; migrations and the seed are commands."""
+"""The CLI as fresh processes: bad configuration stops start-up with one clear line, and the cron
+scheduler registers with RQ and stops on SIGTERM. Commands that need no process of their own run
+in-process in tests/integration/test_cli.py."""
 
 from __future__ import annotations
 
@@ -54,22 +56,6 @@ def test_unreachable_redis_exits_with_one_line(tmp_path):
 def test_production_mode_without_credentials_exits_with_one_line(tmp_path):
     result = run_cli("db", "upgrade", env={"INSTANCE_PATH": str(tmp_path)})
     assert_one_clear_line(result, "WECHAT_TOKEN", "WECHAT_APPID")
-
-
-def test_db_upgrade_then_seed_twice_is_idempotent(database_url, redis_url, tmp_path):
-    env = {
-        "FENXIAO_MODE": "test",
-        "INSTANCE_PATH": str(tmp_path / "i"),
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-    }
-    upgraded = run_cli("db", "upgrade", env=env)
-    assert upgraded.returncode == 0, upgraded.stderr
-    first = run_cli("seed", env=env)
-    second = run_cli("seed", env=env)
-    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
-    assert "created" in first.stdout or "already there" in first.stdout
-    assert "already there" in second.stdout
 
 
 def test_cron_registers_with_rq_and_stops_on_sigterm(redis_url, tmp_path):

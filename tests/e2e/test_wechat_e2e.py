@@ -15,7 +15,6 @@ from services.orders import complete_order, create_order, record_payment
 from services.settlement import settle_matured
 from tests.conftest import test_config
 from tests.e2e.live import poll, start_stack
-from tests.e2e.test_cli import run_cli
 from tests.factories import make_product, set_policy
 from tests.support.wechat import AES_KEY
 from web import create_app
@@ -48,7 +47,6 @@ def templates_for(stack, openid: str) -> list[dict]:
 
 
 def test_the_whole_loop_through_the_simulator(stack):
-    env = {k: stack.env[k] for k in ("FENXIAO_MODE", "DATABASE_URL", "REDIS_URL", "INSTANCE_PATH")}
     app = stack.app
     # A distributor-to-be follows and applies; the merchant approves from the CLI.
     stack.sim("POST", "/sim/users", json={"openid": "o-e2e-mei", "nickname": "小美"})
@@ -58,8 +56,8 @@ def test_the_whole_loop_through_the_simulator(stack):
     with app.app_context():
         mei = db.session.scalar(select(Distributor).join(User).where(User.openid == "o-e2e-mei"))
         mei_id, code = mei.id, mei.code
-    approved = run_cli("distributor", "approve", str(mei_id), env=env)
-    assert approved.returncode == 0, approved.stderr
+    approved = app.test_cli_runner().invoke(args=["distributor", "approve", str(mei_id)])
+    assert approved.exit_code == 0, approved.output
     notice = poll(lambda: templates_for(stack, "o-e2e-mei"), message="the approval template")
     assert notice[0]["title"] == "分销员申请已通过"
 
