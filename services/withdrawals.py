@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
 from infra.clock import china_day, china_day_start, now
 from infra.db import for_update, unit_of_work
 from infra.jobs import enqueue_after_commit
-from models import Distributor, Withdrawal, db
-from models.errors import (
-    BelowMinimum,
-    ChannelUnavailable,
-    DistributorNotActive,
-    InvalidAmount,
-    NotFound,
-    OverDailyLimit,
-)
+from models import Distributor, LedgerAccount, Merchant, Withdrawal, db
+from models.errors import ChannelUnavailable, DistributorNotActive, NotFound
 from models.events import WITHDRAWAL_FAILED, WITHDRAWAL_PAID, WITHDRAWAL_REJECTED
 from models.ledger import AVAILABLE, FEE_INCOME, HELD, PAID_OUT, account_key
-from models.money import BPS
+from models.withdrawal_terms import (
+    Refusal,
+    WithdrawalPolicy,
+    WithdrawalRefusal,
+    withdrawal_terms,
+)
 from services.events import record_event
 from services.ledger import Leg, ensure_accounts, post
 from services.merchant import merchant
@@ -35,16 +33,29 @@ def new_out_bill_no(at: datetime) -> str:
     return "WD" + at.strftime("%Y%m%d%H%M%S") + secrets.token_hex(5).upper()
 
 
+def withdrawal_policy(settings: Merchant) -> WithdrawalPolicy:
+    return WithdrawalPolicy(
+        minimum_fen=settings.withdraw_min_fen,
+        daily_limit_fen=settings.withdraw_max_per_day_fen,
+        fee_bps=settings.withdraw_fee_bps,
+    )
+
+
 def request_withdrawal(
     distributor_id: int,
     amount_fen: int,
     channel: str = "wechat",
     bank_account: dict | None = None,
 ) -> Withdrawal:
-    """Validate and move the amount from available to held, in one transaction. The available
-    balance is debited with a conditional update, so concurrent requests can never overdraw."""
+    """Check the distributor and the channel, then the terms (models.withdrawal_terms), and move
+    the amount from available to held, in one transaction.
+
+    The terms are decided on the available balance and today's withdrawals as read under the
+    available account's row lock, so concurrent requests of one distributor take turns and each
+    sees what the others did. The hold debits available with a conditional update besides, so
+    nothing can overdraw it even if that read were wrong."""
     if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
-        raise InvalidAmount("the amount must be a positive number of fen", reason="not_positive")
+        raise WithdrawalRefusal(Refusal.NOT_POSITIVE).error()  # before any I/O
     with unit_of_work():
         policy = merchant()
         distributor = db.session.get(Distributor, distributor_id)
@@ -58,42 +69,49 @@ def request_withdrawal(
             raise ChannelUnavailable(f"withdrawals to {channel} are not offered", channel=channel)
         if channel == "bank" and not bank_account:
             raise ChannelUnavailable("a bank withdrawal needs the bank account", channel=channel)
-        if amount_fen < policy.withdraw_min_fen:
-            raise BelowMinimum("below the minimum withdrawal", minimum_fen=policy.withdraw_min_fen)
         at = now()
+        available = account_key(AVAILABLE, distributor.id)
+        terms = withdrawal_terms(
+            amount_fen,
+            available_fen=_lock_balance(available),
+            withdrawn_today_fen=_withdrawn_on(distributor.id, china_day(at)),
+            policy=withdrawal_policy(policy),
+        )
+        if isinstance(terms, WithdrawalRefusal):
+            raise terms.error()
         withdrawal = Withdrawal(
             out_bill_no=new_out_bill_no(at),
             distributor_id=distributor.id,
-            amount_fen=amount_fen,
-            fee_fen=amount_fen * policy.withdraw_fee_bps // BPS,
+            amount_fen=terms.amount_fen,
+            fee_fen=terms.fee_fen,
             channel=channel,
             bank_account=bank_account,
             requested_at=at,
         )
         db.session.add(withdrawal)
         db.session.flush()
-        available = account_key(AVAILABLE, distributor.id)
         post(
             "withdrawal_hold",
             f"withdrawal:{withdrawal.out_bill_no}:hold",
             [Leg(available, -amount_fen), Leg(account_key(HELD, distributor.id), amount_fen)],
             never_negative=[available],
         )
-        # The account row is locked by now, so concurrent requests see each other's totals.
-        _check_daily_limit(distributor.id, policy.withdraw_max_per_day_fen, at, amount_fen)
         auto = policy.withdraw_auto_approve_max_fen
         if channel == "wechat" and auto is not None and amount_fen <= auto:
             _approve(withdrawal, "auto")
     return withdrawal
 
 
-def _check_daily_limit(
-    distributor_id: int, limit_fen: int | None, at: datetime, amount_fen: int
-) -> None:
-    if limit_fen is None:
-        return
-    start = china_day_start(china_day(at))
-    total = db.session.scalar(
+def _lock_balance(key: str) -> int:
+    """The account's balance, its row locked until the transaction ends (no account: 0)."""
+    stmt = for_update(select(LedgerAccount.balance_fen).where(LedgerAccount.key == key))
+    return db.session.scalar(stmt) or 0
+
+
+def _withdrawn_on(distributor_id: int, day: date) -> int:
+    """What the distributor asked to withdraw on that China day, refused requests left out."""
+    start = china_day_start(day)
+    return db.session.scalar(
         select(func.coalesce(func.sum(Withdrawal.amount_fen), 0)).where(
             Withdrawal.distributor_id == distributor_id,
             Withdrawal.requested_at >= start,
@@ -101,9 +119,6 @@ def _check_daily_limit(
             Withdrawal.status.in_(COUNTED_STATES),
         )
     )
-    if total > limit_fen:
-        left = max(limit_fen - (total - amount_fen), 0)
-        raise OverDailyLimit("over the daily withdrawal limit", limit_fen=limit_fen, left_fen=left)
 
 
 def _locked(withdrawal_id: int) -> Withdrawal:
@@ -240,11 +255,4 @@ def stuck_payouts(older_than: timedelta = timedelta(minutes=10)) -> list[int]:
 
 
 def withdrawn_today_fen(distributor_id: int) -> int:
-    start = china_day_start(china_day(now()))
-    return db.session.scalar(
-        select(func.coalesce(func.sum(Withdrawal.amount_fen), 0)).where(
-            Withdrawal.distributor_id == distributor_id,
-            Withdrawal.requested_at >= start,
-            Withdrawal.status.in_(COUNTED_STATES),
-        )
-    )
+    return _withdrawn_on(distributor_id, china_day(now()))
