@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from models.money import format_yuan
 from render.compose import PosterContent, render_poster, render_preview
-from render.design import KINDS, PosterDesign, default_design
+from render.design import KINDS, Box, Decor, Element, PosterDesign, default_design
 from render.fonts import find_cjk_font, load_font
 from render.qr import qr_version
 from render.text import NO_LINE_START, blit, fit_line, wrap
@@ -246,6 +246,52 @@ def test_bad_content_is_refused(changes, message):
 def test_the_default_design_round_trips_through_its_dict_form(template):
     again = PosterDesign.from_dict(json.loads(json.dumps(template.to_dict())))
     assert again == template and again.fingerprint == template.fingerprint
+
+
+def test_every_optional_field_of_an_element_and_a_decoration_round_trips():
+    d = default_design().to_dict()
+    title = {
+        "box": [64, 834, 622, 100],
+        "size": 40,
+        "color": "#123456",
+        "bold": True,
+        "align": "right",
+        "max_lines": 3,
+        "radius": 8,
+        "border": 2,
+        "border_color": "#ABCDEF80",
+        "background": "#000000",
+    }
+    slogan = {
+        "shape": "text",
+        "box": [64, 1168, 360, 36],
+        "color": "#AAAAAA",
+        "radius": 4,
+        "shadow": 6,
+        "text": "好物推荐",
+        "size": 30,
+        "bold": True,
+        "align": "center",
+    }
+    d["layouts"]["product"]["elements"]["title"] = title
+    d["layouts"]["product"]["decor"][3] = slogan
+    again = PosterDesign.from_dict(d).to_dict()["layouts"]["product"]
+    assert again["elements"]["title"] == title
+    assert again["decor"][3] == slogan
+
+
+def test_fields_left_out_take_the_dataclass_defaults_and_are_left_out_again():
+    title = {"box": [64, 834, 622, 100]}
+    panel = {"shape": "rect", "box": [0, 0, 10, 10], "color": "#FFFFFF"}
+    d = default_design().to_dict()
+    d["layouts"]["product"]["elements"]["title"] = title
+    d["layouts"]["product"]["decor"][3] = panel
+    design = PosterDesign.from_dict(d)
+    layout = design.layouts["product"]
+    assert layout.elements["title"] == Element(Box(64, 834, 622, 100))
+    assert layout.decor[3] == Decor("rect", Box(0, 0, 10, 10), "#FFFFFF")
+    again = design.to_dict()["layouts"]["product"]
+    assert (again["elements"]["title"], again["decor"][3]) == (title, panel)
 
 
 def test_a_background_image_round_trips_and_fills_the_poster(font_path):
