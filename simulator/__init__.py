@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask
 
+from . import api, driver, inspection, media, messaging, oauth, pay, paydriver, tokens
 from .config import load_config
 from .store import EXTENSION, Store
 
@@ -28,7 +29,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api, driver, inspection, media, messaging, oauth, pay, paydriver, tokens
-
     for module in (tokens, api, media, messaging, oauth, pay, paydriver, driver, inspection):
         app.register_blueprint(module.bp)

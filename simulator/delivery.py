@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from . import crypto
+from .media import live_media
 from .store import Store, random_id
 from .xmlmsg import ReplyError, flat, parse, parse_reply, to_xml
 
@@ -133,8 +134,6 @@ def _open_reply(cfg: dict[str, Any], body: str) -> str:
 
 
 def _check_reply_media(store: Store, reply: dict[str, Any]) -> None:
-    from .media import live_media  # late: media imports the API helpers
-
     if "media_id" in reply and live_media(store, reply["media_id"]) is None:
         raise ReplyError(f"media_id {reply['media_id']!r} is unknown or expired")
 

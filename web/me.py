@@ -34,21 +34,15 @@ from services.material import list_material
 from texts import messages
 from web.params import query_id
 from web.shop_links import SESSION_OPENID
-from wechat.client import REAL_API_BASE, RedirectAdapter
+from wechat.gateway import web_oauth
 
 bp = Blueprint("me", __name__, url_prefix="/me")
 SESSION_STATE, SESSION_NEXT = "fx_oauth_state", "fx_oauth_next"
 
 
 def _oauth(state: str = "") -> WeChatOAuth:
-    cfg = current_app.config
-    back = cfg["PUBLIC_BASE_URL"].rstrip("/") + url_for("me.oauth_return")
-    oauth = WeChatOAuth(cfg["WECHAT_APPID"], cfg["WECHAT_APPSECRET"], back, "snsapi_base", state)
-    base = cfg["WECHAT_API_BASE"].rstrip("/")
-    if base != REAL_API_BASE:  # the simulator plays open.weixin.qq.com and api.weixin.qq.com
-        oauth.OAUTH_BASE_URL = f"{base}/connect/"
-        oauth._http.mount("https://api.weixin.qq.com/", RedirectAdapter(base))
-    return oauth
+    back = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for("me.oauth_return")
+    return web_oauth(back, state)
 
 
 def _sign_in():

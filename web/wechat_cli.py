@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from wechatpy.exceptions import WeChatClientException
 
-from wechat.client import wechat_client
+from wechat.gateway import official_account
 from workers.wechat import create_menu
 
 
@@ -40,4 +40,4 @@ def menu_command() -> None:
 def menu_show_command() -> None:
     """Print the menu WeChat has for the account."""
 
-    click.echo(json.dumps(wechat_client().menu.get(), ensure_ascii=False, indent=2))
+    click.echo(json.dumps(official_account().menu(), ensure_ascii=False, indent=2))

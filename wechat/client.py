@@ -21,6 +21,8 @@ from requests.adapters import HTTPAdapter
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from infra.redis_client import get_redis
+
 log = logging.getLogger(__name__)
 
 TOKEN_ERRORS = (40001, 40014, 42001)  # invalid credential, invalid token, expired token
@@ -139,8 +141,6 @@ class FenxiaoWeChatClient(WeChatClient):
 
 def wechat_client(app: Flask | None = None) -> FenxiaoWeChatClient:
     """The app's client (one per process: it holds a pooled requests session)."""
-    from infra.redis_client import get_redis
-
     app = app or current_app
     client = app.extensions.get(EXTENSION)
     if client is None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from wechatpy.exceptions import WeChatClientException
 
-from infra.clock import now
+from infra.clock import CHINA, now
 from models import OutboundMessage, User, db
 from models.base import begin_write
-from wechat.client import WeChatRateLimited, wechat_client
+from wechat.client import WeChatRateLimited
+from wechat.gateway import official_account
 
 log = logging.getLogger(__name__)
 OUTSIDE_WINDOW = 45015
@@ -60,22 +62,18 @@ def _send(message: OutboundMessage, call: Callable[[], dict]) -> OutboundMessage
 
 
 def send_template(dedup_key: str, user: User, title: str, detail: str, url: str | None = None):
-    from flask import current_app
-
     template_id = current_app.config["WECHAT_TEMPLATE_ID"]
     data = {
         "first": {"value": title},
         "keyword1": {"value": title},
-        "keyword2": {"value": now().astimezone().strftime("%Y-%m-%d %H:%M")},
+        "keyword2": {"value": now().astimezone(CHINA).strftime("%Y-%m-%d %H:%M")},
         "remark": {"value": detail},
     }
     message = _claim(dedup_key, user, "template", {"template_id": template_id, "data": data})
     if message is None:
         return None
-    client = wechat_client()
-    return _send(
-        message, lambda: client.message.send_template(user.openid, template_id, data, url=url)
-    )
+    account = official_account()
+    return _send(message, lambda: account.send_template(user.openid, template_id, data, url))
 
 
 def send_text(dedup_key: str, user: User, text: str, fallback_title: str | None = None):
@@ -84,7 +82,7 @@ def send_text(dedup_key: str, user: User, text: str, fallback_title: str | None 
     if message is None:
         return None
     try:
-        return _send(message, lambda: wechat_client().message.send_text(user.openid, text))
+        return _send(message, lambda: official_account().send_text(user.openid, text))
     except WeChatClientException as e:
         if e.errcode != OUTSIDE_WINDOW or fallback_title is None:
             raise
@@ -97,4 +95,4 @@ def send_image(dedup_key: str, user: User, media_id: str):
     message = _claim(dedup_key, user, "custom", {"image": media_id})
     if message is None:
         return None
-    return _send(message, lambda: wechat_client().message.send_image(user.openid, media_id))
+    return _send(message, lambda: official_account().send_image(user.openid, media_id))

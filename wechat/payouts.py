@@ -12,6 +12,8 @@ from typing import Protocol
 
 import requests
 from flask import Flask, current_app
+from wechatpy.exceptions import WeChatPayException
+from wechatpy.pay import WeChatPay
 
 log = logging.getLogger(__name__)
 EXTENSION = "fenxiao.payout_provider"
@@ -53,8 +55,6 @@ class WeChatPayTransfer:
 
     @classmethod
     def from_config(cls, config) -> WeChatPayTransfer:
-        from wechatpy.pay import WeChatPay
-
         pay = WeChatPay(
             appid=config["WECHAT_APPID"],
             api_key=config.get("WECHAT_PAY_API_KEY") or "",
@@ -67,8 +67,6 @@ class WeChatPayTransfer:
         return cls(pay)
 
     def transfer(self, request: TransferRequest) -> TransferResult:
-        from wechatpy.exceptions import WeChatPayException
-
         try:
             result = self.pay.transfer.transfer(
                 user_id=request.openid,

@@ -6,14 +6,14 @@ import json
 from pathlib import Path
 
 from services import users
-from wechat.client import wechat_client
+from wechat.gateway import official_account
 
 MENU_FILE = Path(__file__).resolve().parent.parent / "bot" / "menu.json"
 
 
 def refresh_profile(openid: str) -> None:
     """Fetch nickname, avatar and language with user/info (「获取用户基本信息」)."""
-    users.update_profile(openid, wechat_client().user.get(openid))
+    users.update_profile(openid, official_account().user_info(openid))
 
 
 def flush_last_seen() -> int:
@@ -23,4 +23,4 @@ def flush_last_seen() -> int:
 
 def create_menu() -> dict:
     """Create the official account's menu from bot/menu.json (「自定义菜单创建接口」)."""
-    return wechat_client().menu.create(json.loads(MENU_FILE.read_text()))
+    return official_account().create_menu(json.loads(MENU_FILE.read_text()))
