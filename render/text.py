@@ -1,10 +1,5 @@
 """Text on posters: measuring, CJK line wrapping with an ellipsis past the last line, and drawing
-from a cache of rasterized glyphs.
-
-Widths are sums of cached character widths and glyphs are drawn one by one from cached masks:
-the same few thousand characters recur on every poster, and FreeType would otherwise measure and
-rasterize each of them again on every call.
-"""
+from a cache of rasterized glyphs (the same few thousand characters recur on every poster)."""
 
 from __future__ import annotations
 
