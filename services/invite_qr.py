@@ -14,7 +14,7 @@ from infra.db import unit_of_work
 from infra.redis_client import get_redis
 from models import InviteQrCode, db
 from models.poster_rules import INVITE_QR_SECONDS, invite_scene, qr_needs_renewal
-from wechat.client import wechat_client
+from wechat.gateway import official_account
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +49,7 @@ def renew_invite_qr(distributor_id: int, code: str) -> InviteQrCode:
     """A new temporary QR_STR_SCENE code with scene d_<code>, valid 30 days."""
 
     scene = invite_scene(code)
-    answer = wechat_client().qrcode.create(
-        {
-            "expire_seconds": INVITE_QR_SECONDS,
-            "action_name": "QR_STR_SCENE",
-            "action_info": {"scene": {"scene_str": scene}},
-        }
-    )
+    answer = official_account().create_scene_qrcode(scene, INVITE_QR_SECONDS)
     expires_at = now() + timedelta(seconds=int(answer.get("expire_seconds", INVITE_QR_SECONDS)))
     with unit_of_work():
         row = db.session.get(InviteQrCode, distributor_id)

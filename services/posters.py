@@ -13,7 +13,6 @@ is services.invite_qr's.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import secrets
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from render.compose import PosterContent
 from render.design import PosterDesign, default_design
 from services import invite_qr
 from texts import messages
-from wechat.client import wechat_client
+from wechat.gateway import official_account
 from wechat.outbound import send_image
 
 log = logging.getLogger(__name__)
@@ -388,7 +387,7 @@ def store_media(poster_id: int, media_id: str) -> Poster:
 def upload_image(data: bytes, filename: str) -> str:
     """Upload temporary media (image) and return its media_id."""
 
-    answer = wechat_client().media.upload("image", (filename, io.BytesIO(data)))
+    answer = official_account().upload_image(filename, data)
     return answer["media_id"]
 
 
