@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import db
 from models.base import begin_write
+from models.errors import NotFound
 
 
 @contextlib.contextmanager
@@ -54,3 +56,11 @@ def insert_ignore(table, values: list[dict], keys: list[str]):
     """INSERT ... ON CONFLICT (keys) DO NOTHING, on either backend."""
     dialect = postgresql if is_postgres() else sqlite
     return dialect.insert(table).values(values).on_conflict_do_nothing(index_elements=keys)
+
+
+def locked_or_not_found(model, row_id: int, what: str):
+    """The row with `row_id`, locked for this transaction (see for_update), or NotFound."""
+    row = db.session.scalar(for_update(select(model).where(model.id == row_id)))
+    if row is None:
+        raise NotFound(f"no such {what}", what=what)
+    return row

@@ -9,7 +9,7 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from infra.clock import now
-from infra.db import for_update, unit_of_work
+from infra.db import for_update, locked_or_not_found, unit_of_work
 from models import Binding, Distributor, Order, Tier, User, db
 from models.errors import ApplicationRefused, NotFound
 from models.events import APPLICATION_APPROVED, APPLICATION_REJECTED
@@ -146,12 +146,7 @@ def unfreeze(distributor_id: int) -> Distributor:
 
 
 def _locked(distributor_id: int) -> Distributor:
-    distributor = db.session.scalar(
-        for_update(select(Distributor).where(Distributor.id == distributor_id))
-    )
-    if distributor is None:
-        raise NotFound("no such distributor", what="distributor")
-    return distributor
+    return locked_or_not_found(Distributor, distributor_id, "distributor")
 
 
 def _activate(distributor: Distributor, at: datetime | None = None) -> None:

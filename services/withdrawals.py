@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 
 from infra.clock import china_day, china_day_start, now
-from infra.db import for_update, unit_of_work
+from infra.db import for_update, locked_or_not_found, unit_of_work
 from infra.jobs import enqueue_after_commit
 from models import Distributor, LedgerAccount, Merchant, Withdrawal, db
 from models.errors import ChannelUnavailable, DistributorNotActive, NotFound
@@ -122,12 +122,7 @@ def _withdrawn_on(distributor_id: int, day: date) -> int:
 
 
 def _locked(withdrawal_id: int) -> Withdrawal:
-    withdrawal = db.session.scalar(
-        for_update(select(Withdrawal).where(Withdrawal.id == withdrawal_id))
-    )
-    if withdrawal is None:
-        raise NotFound("no such withdrawal", what="withdrawal")
-    return withdrawal
+    return locked_or_not_found(Withdrawal, withdrawal_id, "withdrawal")
 
 
 def _approve(withdrawal: Withdrawal, note: str) -> None:
