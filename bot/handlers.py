@@ -190,7 +190,7 @@ def withdraw_menu(message):
     return withdraw(message, "")
 
 
-# Command words (Chinese first, English aliases) and menu keys, as in contracts.md.
+# Command words (Chinese first, English aliases) and menu keys, as in docs/wechat.md.
 COMMANDS = {
     "join": (("申请", "join", "apply"), join),
     "poster": (("海报", "poster"), poster),

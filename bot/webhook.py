@@ -1,4 +1,4 @@
-"""GET / POST /wechat: the official account's webhook (plain and safe mode), as contracts.md says.
+"""GET / POST /wechat: the official account's webhook (plain and safe mode), as docs/wechat.md says.
 
 A bad signature gets 403, an unreadable body 400, anything else 200 with a passive reply or
 'success'. Slow work never happens here: it is a job, answered later as a customer-service

@@ -1,6 +1,6 @@
 """Commission maths, with no I/O: (order lines, upline chain, rule) -> commission shares.
 
-Rules (../shared/design/money.md): first match wins per line and level, product override ->
+Rules (docs/money.md): first match wins per line and level, product override ->
 beneficiary's tier rate -> global rate; a campaign multiplier applies on top; every (line, level)
 share is rounded down to the fen; the shares of a line never exceed max_share of its base.
 """
@@ -14,7 +14,7 @@ from datetime import datetime
 from models.errors import InvalidRule
 from models.money import BPS
 
-MAX_LEVELS = 3  # the legal cap (see money.md, Compliance): never configurable past this
+MAX_LEVELS = 3  # the legal cap (docs/money.md, Compliance): never configurable past this
 DEFAULT_LEVELS = 2
 DEFAULT_RATES_BPS = (1000, 500, 0)
 DEFAULT_MAX_SHARE_BPS = 5000

@@ -49,7 +49,7 @@ def product_version(title: str, price_fen: int, images: list[str] | None) -> str
 
 
 def product_link(base_url: str, product_id: int, code: str) -> str:
-    """The shop link a product poster's QR code carries (contracts.md: /p/<id>?d=<code>)."""
+    """The shop link a product poster's QR code carries (docs/architecture.md: /p/<id>?d=<code>)."""
     return f"{base_url.rstrip('/')}/p/{product_id}?d={code}"
 
 

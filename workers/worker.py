@@ -12,7 +12,7 @@ _app: Flask | None = None
 
 
 class FenxiaoWorker(SimpleWorker):
-    """A non-forking worker (about 5x the job rate of fork-per-job, see architecture.md).
+    """A non-forking worker (about 5x the job rate of fork-per-job, see docs/architecture.md).
 
     Each job gets its own app context, so its database session is opened for it and closed after
     it, and nothing leaks from one job into the next.

@@ -1,5 +1,5 @@
 """Property tests of the money rules with no I/O: commission shares, allocation, reversals and
-yuan text (../shared/design/money.md, "Rules of the engine")."""
+yuan text (docs/money.md, "Commission rules" and "Fen")."""
 
 from __future__ import annotations
 

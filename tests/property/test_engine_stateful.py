@@ -1,7 +1,7 @@
 """A hypothesis state machine drives the engine through its services against the real database
 (SQLite and PostgreSQL): binding, orders, payments and their duplicates, completion, refunds and
 their repeats, settlement, withdrawals, reviews and payouts. After every step the books must
-still balance (../shared/design/money.md, "The ledger" and "Exactly once")."""
+still balance (docs/money.md, "The ledger" and "Exactly once")."""
 
 from __future__ import annotations
 
