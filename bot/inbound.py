@@ -143,8 +143,13 @@ def to_message(fields: dict) -> WeChatMessage:
     if fields["MsgType"].lower() == "event" and not fields.get("Event"):
         raise BadMessage("an event without Event")
     for numeric in ("CreateTime", "MsgId", "MsgID"):
-        if fields.get(numeric) is not None and not fields[numeric].strip().isdigit():
+        # ASCII digits, at most 20 (a 64-bit MsgId): isdigit() takes '²' and '１２３', and int()
+        # refuses more than 4300 digits; werobot reads these with int() later, in the handler
+        value = fields.get(numeric)
+        if value is not None and not (value.strip().isascii() and value.strip().isdigit()):
             raise BadMessage(f"{numeric} is not a number")
+        if value is not None and len(value.strip()) > 20:
+            raise BadMessage(f"{numeric} is too long")
     if "Content" in fields:
         if not isinstance(fields["Content"], str | None):
             raise BadMessage("Content is not text")

@@ -1,33 +1,38 @@
 """Ids and distributor codes from outside (URL paths, query strings, chat text, QR scenes), checked
 with no I/O before anything reaches the database: a checked value, or None for anything else.
 
-An id is what the primary keys hold (BIGINT on PostgreSQL, 64-bit INTEGER on SQLite): ASCII
-digits only, no sign, no spaces, 1 to 2**63-1. A distributor code is what
-`services.distributors.new_code` makes: CODE_LENGTH characters of CODE_ALPHABET (typed codes may
-come with spaces around them or in capitals)."""
+An id is what a primary key holds: ASCII digits only, no sign, no spaces, from 1 to the key's
+largest value. Most keys (users, distributors, products, promo material, orders, withdrawals) are
+INTEGER: PostgreSQL takes nothing past 2**31-1 (SQLAlchemy casts the parameter to INTEGER, and
+"integer out of range" is an error), and SQLite is held to the same so both answer alike. The
+high-volume tables' keys (models.base.BigId: ledger entries, commissions, events, messages, share
+events) are BIGINT, up to 2**63-1. A distributor code is what `services.distributors.new_code`
+makes: CODE_LENGTH characters of CODE_ALPHABET (typed codes may come with spaces around them or in
+capitals)."""
 
 from __future__ import annotations
 
 import re
 
-MAX_ID = 2**63 - 1
-_MAX_ID_DIGITS = len(str(MAX_ID))  # 19: longer (leading zeros aside) is out of range anyway
+INT_ID_MAX = 2**31 - 1  # an INTEGER key (the default)
+BIG_ID_MAX = 2**63 - 1  # a BIGINT key (models.base.BigId)
+_MAX_DIGITS = len(str(BIG_ID_MAX))  # 19: longer (leading zeros aside) is out of range anyway
 
 CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: codes are read aloud too
 CODE_LENGTH = 8
 _CODE = re.compile(f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
 
 
-def parse_id(text: object) -> int | None:
-    """'42' -> 42; None for anything that is not a row id: '0', '-1', '+1', ' 1', '１２３',
-    '²', '1_000', '9223372036854775808', non-strings."""
+def parse_id(text: object, maximum: int = INT_ID_MAX) -> int | None:
+    """'42' -> 42; None for anything that is not a row id up to `maximum`: '0', '-1', '+1',
+    ' 1', '１２３', '²', '1_000', '2147483648' (past INTEGER), non-strings."""
     if not isinstance(text, str) or not text.isascii() or not text.isdigit():
         return None
     significant = text.lstrip("0")
-    if len(significant) > _MAX_ID_DIGITS:  # checked before int(): no huge conversions
+    if len(significant) > _MAX_DIGITS:  # checked before int(): no huge conversions
         return None
     value = int(significant or "0")
-    return value if 1 <= value <= MAX_ID else None
+    return value if 1 <= value <= maximum else None
 
 
 def parse_code(text: object) -> str | None:

@@ -1,24 +1,26 @@
 """Ids and codes in URLs, checked before a view sees them (models.identifiers).
 
-`<id:name>` in a route is a row id: ASCII digits, 1 to 2**63-1, anything else is 404 (Flask's own
-`<int:...>` lets full-width digits and ids past BIGINT through to the database). Query strings are
-read with `query_id` and `query_code`."""
+`<id:name>` in a route is an INTEGER row id (most tables), `<bigid:name>` a BIGINT one
+(models.base.BigId): ASCII digits from 1 to the key's largest value, anything else is 404. Flask's
+own `<int:...>` lets full-width digits and ids past the column's range through to the database.
+Query strings are read with `query_id` and `query_code`."""
 
 from __future__ import annotations
 
 from flask import abort, request
 from werkzeug.routing import BaseConverter, ValidationError
 
-from models.identifiers import parse_code, parse_id
+from models.identifiers import BIG_ID_MAX, INT_ID_MAX, parse_code, parse_id
 
 
 class IdConverter(BaseConverter):
     regex = r"[0-9]+"  # ASCII only: \d would take full-width and other Unicode digits
     weight = 50
     part_isolating = True
+    maximum = INT_ID_MAX
 
     def to_python(self, value: str) -> int:
-        checked = parse_id(value)
+        checked = parse_id(value, self.maximum)
         if checked is None:
             raise ValidationError()  # no rule matches: 404
         return checked
@@ -27,17 +29,22 @@ class IdConverter(BaseConverter):
         return str(int(value))
 
 
+class BigIdConverter(IdConverter):
+    maximum = BIG_ID_MAX
+
+
 def init_app(app) -> None:
-    """Register `<id:...>` (before the blueprints: a rule reads its converters when added)."""
+    """Register the converters (before the blueprints: a rule reads its converters when added)."""
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["bigid"] = BigIdConverter
 
 
-def query_id(name: str) -> int | None:
+def query_id(name: str, maximum: int = INT_ID_MAX) -> int | None:
     """`?name=<id>`: None when absent or empty; 404 when given but not an id."""
     text = request.args.get(name, "")
     if text == "":
         return None
-    checked = parse_id(text)
+    checked = parse_id(text, maximum)
     if checked is None:
         abort(404)
     return checked

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.identifiers import CODE_ALPHABET, CODE_LENGTH, MAX_ID, parse_code, parse_id
+from models.identifiers import (
+    BIG_ID_MAX,
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    INT_ID_MAX,
+    parse_code,
+    parse_id,
+)
 from services.distributors import new_code
 
 BAD_TEXT = [
@@ -35,6 +42,7 @@ BAD_TEXT = [
     "\u202e1",
     "1; DROP TABLE products",
     "' OR 1=1 --",
+    str(2**31),
     str(2**63),
     str(2**64),
     str(10**30),
@@ -49,7 +57,7 @@ BAD_TEXT = [
         ("1", 1),
         ("42", 42),
         ("007", 7),
-        (str(MAX_ID), MAX_ID),
+        (str(INT_ID_MAX), INT_ID_MAX),
         ("0" * 10_000 + "5", 5),
     ],
 )
@@ -67,20 +75,25 @@ def test_only_text_is_read_as_an_id(value):
     assert parse_id(value) is None
 
 
-def test_the_largest_id_is_the_largest_bigint():
-    assert MAX_ID == 9_223_372_036_854_775_807
-    assert parse_id(str(MAX_ID + 1)) is None
+def test_the_largest_ids_are_the_largest_integer_and_bigint():
+    assert (INT_ID_MAX, BIG_ID_MAX) == (2_147_483_647, 9_223_372_036_854_775_807)
+    assert parse_id(str(INT_ID_MAX + 1)) is None  # INTEGER keys by default
+    assert parse_id(str(INT_ID_MAX + 1), BIG_ID_MAX) == INT_ID_MAX + 1
+    assert parse_id(str(BIG_ID_MAX), BIG_ID_MAX) == BIG_ID_MAX
+    assert parse_id(str(BIG_ID_MAX + 1), BIG_ID_MAX) is None
 
 
-@given(st.integers(min_value=1, max_value=MAX_ID))
-def test_every_id_in_range_round_trips(n):
-    assert parse_id(str(n)) == n
+@pytest.mark.parametrize("maximum", [INT_ID_MAX, BIG_ID_MAX])
+@given(n=st.integers(min_value=-(2**70), max_value=2**70))
+def test_a_number_is_an_id_exactly_when_it_is_in_range(maximum, n):
+    assert parse_id(str(n), maximum) == (n if 1 <= n <= maximum else None)
 
 
-@given(st.text())
-def test_any_text_gives_none_or_an_id_in_range(text):
-    value = parse_id(text)
-    assert value is None or (1 <= value <= MAX_ID and str(value) == text.lstrip("0"))
+@pytest.mark.parametrize("maximum", [INT_ID_MAX, BIG_ID_MAX])
+@given(text=st.text())
+def test_any_text_gives_none_or_an_id_in_range(maximum, text):
+    value = parse_id(text, maximum)
+    assert value is None or (1 <= value <= maximum and str(value) == text.lstrip("0"))
 
 
 @pytest.mark.parametrize(
