@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
 CONTENT_LIMIT = 2048  # WeChat caps text at 2048 bytes; longer input is cut, not refused
+OPENID_MAX = 64  # users.openid's column (WeChat's openids are 28 characters)
 
 
 class BadMessage(ValueError):
@@ -140,6 +141,8 @@ def to_message(fields: dict) -> WeChatMessage:
             raise BadMessage(f"{name} is not text")
     if not fields.get("MsgType") or not fields.get("FromUserName"):
         raise BadMessage("MsgType and FromUserName are required")
+    if len(fields["FromUserName"]) > OPENID_MAX:
+        raise BadMessage("FromUserName is longer than an openid")
     if fields["MsgType"].lower() == "event" and not fields.get("Event"):
         raise BadMessage("an event without Event")
     for numeric in ("CreateTime", "MsgId", "MsgID"):

@@ -330,3 +330,21 @@ def test_a_menu_key_or_template_report_with_bad_values_is_answered(client, world
     wrong = sweep_bot(client, report, success_or_refused)
     # a MsgID that is not a number is refused as malformed (400) before any handler
     assert all(problem == 400 for _label, problem in wrong), wrong
+
+
+def test_a_sender_id_longer_than_an_openid_is_400_and_writes_nothing(client, world):
+    wrong = []
+    for label, openid in {
+        "65": "o" * 65,
+        "long": "o" * 10_000,
+        "rtl": "\u202e" * 65,
+        "emoji": "😀" * 65,
+    }.items():
+        before = snapshot()
+        for xml in (w.text_xml(openid, "申请"), w.event_xml(openid, "subscribe")):
+            status = post(client, xml).status_code
+            if status != 400 or snapshot() != before:
+                wrong.append((label, status))
+    assert wrong == []
+    # as long as the column takes, it is a user like any other
+    assert content(post(client, w.text_xml("😀" * 64, "帮助"))).startswith("分销助手可以帮您")
