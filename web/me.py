@@ -29,6 +29,7 @@ from wechatpy.oauth import WeChatOAuth
 
 from infra.clock import now
 from models import Distributor, PromoImage, PromoMaterial, User, db
+from models.poster_rules import inactive
 from services import posters
 from services.material import list_material
 from texts import messages
@@ -74,14 +75,14 @@ def _active_distributor() -> tuple[Distributor | None, Response | None]:
         return None, _sign_in()
     user = db.session.scalar(select(User).where(User.openid == openid))
     distributor = user.distributor if user else None
-    if distributor is None or distributor.status != "active":
-        status = distributor.status if distributor else "none"
-        reason = ""
-        if distributor is not None:
-            frozen = distributor.status == "frozen"
-            reason = (distributor.frozen_reason if frozen else distributor.reject_reason) or ""
-        page = render_template("me/refused.html", text=messages.not_active(status, reason))
-        return None, Response(page, status=403)
+    refused = (
+        inactive(distributor.status, distributor.frozen_reason, distributor.reject_reason)
+        if distributor is not None
+        else inactive(None)
+    )
+    if refused is not None:
+        text = messages.not_active(refused.status, refused.reason)
+        return None, Response(render_template("me/refused.html", text=text), status=403)
     return distributor, None
 
 
