@@ -22,7 +22,7 @@ apt_install() {
 }
 
 have_cjk_font() {
-  # The paths workers/fonts.py looks at: Noto Sans CJK or WenQuanYi Micro Hei.
+  # The paths render/fonts.py looks at: Noto Sans CJK or WenQuanYi Micro Hei.
   compgen -G '/usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc' >/dev/null && return 0
   compgen -G '/usr/share/fonts/truetype/wqy/wqy-microhei.ttc' >/dev/null
 }
