@@ -10,6 +10,7 @@ and tests, whose authorize page lets the person pick who they are.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 
 from flask import (
@@ -37,6 +38,7 @@ from web.params import query_id
 from web.shop_links import SESSION_OPENID
 from wechat.gateway import web_oauth
 
+log = logging.getLogger(__name__)
 bp = Blueprint("me", __name__, url_prefix="/me")
 SESSION_STATE, SESSION_NEXT = "fx_oauth_state", "fx_oauth_next"
 
@@ -63,6 +65,9 @@ def oauth_return():
         openid = _oauth().fetch_access_token(code)["openid"]
     except (WeChatException, KeyError):
         abort(403)
+    except OSError:  # requests' errors: WeChat could not be reached to exchange the code
+        log.warning("web OAuth: the code exchange did not reach WeChat", exc_info=True)
+        abort(503)
     session[SESSION_OPENID] = openid
     target = session.pop(SESSION_NEXT, "") or ""
     return redirect(target if target.startswith("/me/") else url_for("me.material_page"))

@@ -6,7 +6,7 @@ through the simulator) lists all material with product poster links that give th
 from __future__ import annotations
 
 import io
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 import zxingcpp
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from models import Binding, ShareEvent, db
 from services import material, tracking
 from services.tracking import ShareCount
+from tests.conftest import test_config
 from tests.factories import make_product, make_user
 from tests.integration.test_material import picture
 from tests.integration.test_posters import (  # noqa: F401 - fixtures
@@ -25,6 +26,7 @@ from tests.integration.test_posters import (  # noqa: F401 - fixtures
     wired,
 )
 from tests.support import wechat as w
+from web import create_app
 
 
 def events():
@@ -142,3 +144,17 @@ def test_a_signed_in_shopper_following_a_link_is_bound_to_the_distributor(wired,
     binding = db.session.get(Binding, shopper.id)
     assert (binding.distributor_id, binding.source) == (d.id, "link")
     assert events() == [(d.id, tea.id, "visit", shopper.id)]
+
+
+def test_a_code_exchange_that_cannot_reach_wechat_is_a_503_not_a_500(
+    database_url, redis_url, tmp_path
+):
+    app = create_app(
+        test_config(database_url, redis_url, tmp_path / "i", WECHAT_API_BASE="http://127.0.0.1:9")
+    )
+    with app.app_context():
+        client = app.test_client()
+        authorize = client.get("/me/material").headers["Location"]
+        state = parse_qs(urlsplit(authorize).query)["state"][0]
+        assert client.get(f"/me/oauth?code=abc&state={state}").status_code == 503
+        db.engine.dispose()
