@@ -39,9 +39,7 @@ from models import (
 )
 from models.base import TZDateTime, begin_write
 from models.events import COMMISSION_SETTLED
-from models.ledger import AVAILABLE, PENDING, account_key
 from services.events import schedule_publish
-from services.ledger import Leg, post
 from services.sender_cards import touch_distributors
 
 DEFAULT_BATCH = 20_000
@@ -350,25 +348,3 @@ def _lock_accounts(distributor_ids: list[int]) -> dict[tuple[int, str], int]:
             )
         )
     return {(d, kind): account_id for account_id, d, kind in rows}
-
-
-def settle_naive(at: datetime | None = None, limit: int | None = None) -> int:
-    """The ORM row-by-row way, kept only as the benchmark's baseline. Don't use it."""
-
-    at = at or now()
-    stmt = select(Commission).where(Commission.status == "pending", Commission.matures_at <= at)
-    count = 0
-    for c in db.session.scalars(stmt.limit(limit) if limit else stmt).all():
-        c.set_status("available")
-        c.settled_at = at
-        post(
-            "settlement_naive",
-            f"settle:{c.id}",
-            [
-                Leg(account_key(PENDING, c.beneficiary_id), -c.outstanding_fen, c.id),
-                Leg(account_key(AVAILABLE, c.beneficiary_id), c.outstanding_fen, c.id),
-            ],
-        )
-        db.session.commit()
-        count += 1
-    return count
