@@ -37,9 +37,14 @@ def subscribe(kind: str, handler: Handler) -> None:
         HANDLERS[kind].append(handler)
 
 
-def record_event(kind: str, distributor_id: int | None = None, **payload) -> DomainEvent:
+def require_handler(kind: str) -> None:
+    """Refuse to record a kind nothing handles (record_event, and settlement's bulk events)."""
     if not HANDLERS.get(kind):
         raise UnhandledEvent(f"no handler is subscribed to {kind!r} events")
+
+
+def record_event(kind: str, distributor_id: int | None = None, **payload) -> DomainEvent:
+    require_handler(kind)
     event_row = DomainEvent(kind=kind, distributor_id=distributor_id, payload=payload)
     db.session.add(event_row)
     schedule_publish()

@@ -2,28 +2,39 @@
 
 What is due is read from the settlement queue (commission_maturities, filled when an order
 completes), ordered by beneficiary and cut into batches at beneficiary boundaries. Each batch is
-one database transaction of a few statements whatever its size: one statement claims the batch's
-queue rows (skipping rows another run holds, on PostgreSQL), deletes them, flips the commissions
-still pending to available and sums them per beneficiary; then one balanced ledger transaction
-is posted for the batch: a pending debit and an available credit per beneficiary (each
-commission points at it through `settlement_txn_id`), with cached balances and events, one
-statement each. No index covers the columns settlement writes, so each commission is rewritten
-in place on its page (a HOT update), and batches run on several connections at once. A run
-killed mid-batch rolls back that batch; re-running finishes the work without repeating any of it.
+one database transaction of a few statements whatever its size, and writes, set-based, what the
+one-row paths would write for each of its commissions:
+
+- the claim (one statement on PostgreSQL): take the batch's queue rows (skipping rows another
+  run holds) and delete them, move the commissions still pending to available, and write one
+  `status_changes` row per commission moved, the row `set_status` writes (stamped with the
+  batch's time, as its other rows are); it returns what was settled per beneficiary;
+- one ledger transaction: a pending debit and an available credit per beneficiary (each
+  commission points at it through `settlement_txn_id`), and the cached balances. Like
+  `services.ledger.post`, a batch whose entries do not sum to zero is refused with
+  LedgerImbalance: the entries it wrote are summed on the server before the commit, and any
+  imbalance rolls the whole batch back;
+- one `commission_settled` event per beneficiary: the row `record_event` writes (the payload
+  serialized by the column's own type), refused like `record_event` when no handler is
+  subscribed (checked once per batch, before anything is written), and a publish scheduled after
+  the commit.
+
+No index covers the columns settlement writes, so each commission is rewritten in place on its
+page (a HOT update), and batches run on several connections at once. A run killed mid-batch rolls
+back that batch; re-running finishes the work without repeating any of it.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from itertools import groupby
 from operator import itemgetter
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, literal, select, text, update
 
 from infra.clock import now
 from infra.db import is_postgres
@@ -35,18 +46,22 @@ from models import (
     LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
+    StatusChange,
     db,
 )
 from models.base import TZDateTime, begin_write
+from models.errors import LedgerImbalance
 from models.events import COMMISSION_SETTLED
-from services.events import schedule_publish
+from models.ledger import AVAILABLE, PENDING
+from models.states import COMMISSION, check_transition
+from services.events import require_handler, schedule_publish
 from services.sender_cards import touch_distributors
 
 DEFAULT_BATCH = 20_000
 TIER_JOB = "workers.settlement.check_tiers_after_settlement"
-
-# Test seam: called after a batch's statements, before its commit (the crash test kills here).
-before_commit_hook: Callable[[int], None] | None = None
+# The move settlement makes, as set_status would make it for one commission.
+ENTITY, FROM_STATUS, TO_STATUS = Commission.__tablename__, "pending", "available"
+check_transition(COMMISSION, ENTITY, FROM_STATUS, TO_STATUS)  # the state machine allows it
 
 
 def settle_matured(
@@ -150,6 +165,7 @@ def _due(at: datetime) -> list[tuple[int, int]]:
 def settle_batch(at: datetime, ids: list[int]) -> int:
     """Settle those of `ids` still queued, due and not claimed by another run, in one
     transaction; their queue rows go too, including those of commissions reversed meanwhile."""
+    require_handler(COMMISSION_SETTLED)  # as record_event: before anything is written
     session = db.session
     begin_write(session)
     try:
@@ -167,19 +183,19 @@ def settle_batch(at: datetime, ids: list[int]) -> int:
         _post_batch(txn_id, totals, at)
         schedule_publish()
         enqueue_after_commit(TIER_JOB, sorted(totals))
-        settled = sum(count for _fen, count in totals.values())
-        if before_commit_hook:
-            before_commit_hook(settled)
         session.commit()
-        return settled
+        return sum(count for _fen, count in totals.values())
     except BaseException:
         session.rollback()
         raise
 
 
+_MOVE = {"entity": ENTITY, "from_status": FROM_STATUS, "to_status": TO_STATUS}
+
 # One statement: claim the batch's queue rows (skipping rows another run holds), delete them,
-# flip the still-pending commissions to available in place (a HOT update: no index covers the
-# columns it writes), and sum what was settled per beneficiary, all on the server.
+# move the still-pending commissions to available in place (a HOT update: no index covers the
+# columns it writes), write their status history, and sum what was settled per beneficiary, all
+# on the server.
 _PG_SETTLE = text(
     "WITH claimed AS ("
     " DELETE FROM commission_maturities WHERE ctid = ANY(ARRAY("
@@ -188,22 +204,25 @@ _PG_SETTLE = text(
     "  FOR UPDATE SKIP LOCKED))"
     " RETURNING commission_id), "
     "settled AS ("
-    " UPDATE commissions SET status = 'available', settled_at = :at, settlement_txn_id = :txn"
+    " UPDATE commissions SET status = :to_status, settled_at = :at, settlement_txn_id = :txn"
     " FROM claimed WHERE commissions.id = claimed.commission_id"
-    " AND commissions.status = 'pending'"
-    " RETURNING commissions.beneficiary_id AS beneficiary,"
-    " commissions.amount_fen - commissions.reversed_fen AS fen) "
+    " AND commissions.status = :from_status"
+    " RETURNING commissions.id, commissions.beneficiary_id AS beneficiary,"
+    " commissions.amount_fen - commissions.reversed_fen AS fen), "
+    "history AS ("
+    " INSERT INTO status_changes (entity, entity_id, from_status, to_status, created_at)"
+    " SELECT :entity, settled.id, :from_status, :to_status, :at FROM settled) "
     "SELECT beneficiary, SUM(fen), COUNT(*) FROM settled GROUP BY beneficiary"
 ).bindparams(bindparam("at", type_=TZDateTime()))
 
 
 def _claim_postgres(txn_id: int, at: datetime, ids: list[int]) -> dict[int, tuple[int, int]]:
-    rows = db.session.execute(_PG_SETTLE, {"txn": txn_id, "at": at, "ids": ids})
+    rows = db.session.execute(_PG_SETTLE, {"txn": txn_id, "at": at, "ids": ids, **_MOVE})
     return {beneficiary: (int(fen), count) for beneficiary, fen, count in rows}
 
 
 def _claim_portable(txn_id: int, at: datetime, ids: list[int]) -> dict[int, tuple[int, int]]:
-    """SQLite: one writer at a time (begin_write), so nothing to skip; two statements."""
+    """SQLite: one writer at a time (begin_write), so nothing to skip; three statements."""
     queue = CommissionMaturity.__table__
     claimed = list(
         db.session.scalars(
@@ -217,14 +236,27 @@ def _claim_portable(txn_id: int, at: datetime, ids: list[int]) -> dict[int, tupl
     table = Commission.__table__
     settled = db.session.execute(
         update(table)
-        .where(table.c.id.in_(_literal(claimed)), table.c.status == "pending")
-        .values(status="available", settled_at=at, settlement_txn_id=txn_id)
+        .where(table.c.id.in_(_literal(claimed)), table.c.status == FROM_STATUS)
+        .values(status=TO_STATUS, settled_at=at, settlement_txn_id=txn_id)
         .returning(table.c.beneficiary_id, table.c.amount_fen - table.c.reversed_fen)
     )
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for beneficiary_id, outstanding in settled:
         totals[beneficiary_id][0] += outstanding
         totals[beneficiary_id][1] += 1
+    columns = ["entity", "entity_id", "from_status", "to_status", "created_at"]
+    db.session.execute(
+        insert(StatusChange.__table__).from_select(
+            columns,
+            select(
+                literal(ENTITY),
+                table.c.id,
+                literal(FROM_STATUS),
+                literal(TO_STATUS),
+                literal(at, TZDateTime()),
+            ).where(table.c.id.in_(_literal(claimed)), table.c.settlement_txn_id == txn_id),
+        )
+    )
     return {beneficiary: (fen, count) for beneficiary, (fen, count) in totals.items()}
 
 
@@ -241,7 +273,7 @@ def _drop_stale(at: datetime, ids: list[int]) -> None:
     queue = CommissionMaturity.__table__
     begin_write(db.session)
     no_longer_pending = select(Commission.id).where(
-        Commission.id.in_(_literal(ids)), Commission.status != "pending"
+        Commission.id.in_(_literal(ids)), Commission.status != FROM_STATUS
     )
     db.session.execute(
         delete(queue).where(queue.c.commission_id.in_(no_longer_pending), queue.c.matures_at <= at)
@@ -249,31 +281,73 @@ def _drop_stale(at: datetime, ids: list[int]) -> None:
     db.session.commit()
 
 
+def settlement_legs(
+    totals: dict[int, tuple[int, int]], accounts: dict[tuple[int, str], int]
+) -> tuple[list[int], list[int]]:
+    """(account ids, amounts): each beneficiary's settled fen out of pending, into available."""
+    account_ids, amounts = [], []
+    for beneficiary_id, (fen, _count) in totals.items():
+        for kind, amount in ((PENDING, -fen), (AVAILABLE, fen)):
+            account_ids.append(accounts[(beneficiary_id, kind)])
+            amounts.append(amount)
+    return account_ids, amounts
+
+
 def _post_batch(txn_id: int, totals: dict[int, tuple[int, int]], at: datetime) -> None:
     """One balanced transaction: each beneficiary's pending -> available, cached balances and
     one commission_settled event per beneficiary, each written by one statement."""
     accounts = _lock_accounts(list(totals))
-    account_ids, amounts = [], []
-    for beneficiary_id, (fen, _count) in totals.items():
-        for kind, amount in (("pending", -fen), ("available", fen)):
-            account_ids.append(accounts[(beneficiary_id, kind)])
-            amounts.append(amount)
-    events = [(d, fen, count) for d, (fen, count) in totals.items()]
+    account_ids, amounts = settlement_legs(totals, accounts)
+    events = [(d, {"amount_fen": fen, "count": count}) for d, (fen, count) in totals.items()]
     touch_distributors(totals)  # their sender cards no longer hold
     if is_postgres():
         _write_batch_postgres(txn_id, account_ids, amounts, events, at)
     else:
         _write_batch_portable(txn_id, account_ids, amounts, events, at)
+    _check_balanced(txn_id, len(amounts))
+
+
+def _check_balanced(txn_id: int, legs: int) -> None:
+    """What services.ledger.post refuses: a transaction that does not sum to zero. The batch's
+    entries as written, summed on the server (the transaction_id index finds them)."""
+    total, count = db.session.execute(
+        select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0), func.count()).where(
+            LedgerEntry.transaction_id == txn_id
+        )
+    ).one()
+    if total != 0 or count != legs:
+        raise LedgerImbalance(
+            f"settlement transaction {txn_id} sums to {total} over {count} entries, "
+            f"not 0 over {legs}",
+            transaction_id=txn_id,
+        )
+
+
+def _payload_serializer():
+    """The payload column's own bind processing, so an event row written from an array holds
+    what record_event's row would (the same JSON text, not json_build_object's spacing)."""
+    dialect = db.session.get_bind().dialect
+    column_type = DomainEvent.__table__.c.payload.type
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+    return process or (lambda value: value)
 
 
 def _write_batch_postgres(txn_id, account_ids, amounts, events, at) -> None:
     """Arrays in, rows out on the server (unnest): no per-row parameters cross the wire."""
     params = {"txn": txn_id, "at": at, "accounts": account_ids, "amounts": amounts}
     db.session.execute(_PG_ENTRIES, params)
-    db.session.execute(_PG_BALANCES, params)
-    distributor_ids, fens, counts = (list(column) for column in zip(*events, strict=True))
+    updated = db.session.execute(_PG_BALANCES, params).rowcount
+    if updated != len(set(account_ids)):
+        raise LedgerImbalance(f"settlement transaction {txn_id}: a balance was not updated")
+    serialize = _payload_serializer()
     db.session.execute(
-        _PG_EVENTS, {"at": at, "ids": distributor_ids, "fens": fens, "counts": counts}
+        _PG_EVENTS,
+        {
+            "kind": COMMISSION_SETTLED,
+            "at": at,
+            "ids": [d for d, _payload in events],
+            "payloads": [serialize(payload) for _d, payload in events],
+        },
     )
 
 
@@ -281,7 +355,7 @@ _PG_ENTRIES = text(
     "INSERT INTO ledger_entries (transaction_id, account_id, amount_fen, created_at) "
     "SELECT :txn, t.account, t.amount, :at "
     "FROM unnest(CAST(:accounts AS bigint[]), CAST(:amounts AS bigint[])) AS t(account, amount)"
-)
+).bindparams(bindparam("at", type_=TZDateTime()))
 # The accounts are already locked in id order (_lock_accounts).
 _PG_BALANCES = text(
     "UPDATE ledger_accounts SET balance_fen = ledger_accounts.balance_fen + t.amount "
@@ -290,10 +364,9 @@ _PG_BALANCES = text(
 )
 _PG_EVENTS = text(
     "INSERT INTO domain_events (kind, distributor_id, payload, created_at) "
-    "SELECT 'commission_settled', t.d, json_build_object('amount_fen', t.fen, 'count', t.n), :at "
-    "FROM unnest(CAST(:ids AS bigint[]), CAST(:fens AS bigint[]), CAST(:counts AS int[])) "
-    "AS t(d, fen, n)"
-)
+    "SELECT :kind, t.d, t.payload, :at "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:payloads AS json[])) AS t(d, payload)"
+).bindparams(bindparam("at", type_=TZDateTime()))
 
 
 def _write_batch_portable(txn_id, account_ids, amounts, events, at) -> None:
@@ -312,15 +385,10 @@ def _write_batch_portable(txn_id, account_ids, amounts, events, at) -> None:
         [{"account": a, "delta": f} for a, f in zip(account_ids, amounts, strict=True)],
     )
     db.session.execute(
-        insert(DomainEvent),
+        insert(DomainEvent.__table__),
         [
-            {
-                "kind": COMMISSION_SETTLED,
-                "distributor_id": d,
-                "payload": {"amount_fen": fen, "count": count},
-                "created_at": at,
-            }
-            for d, fen, count in events
+            {"kind": COMMISSION_SETTLED, "distributor_id": d, "payload": p, "created_at": at}
+            for d, p in events
         ],
     )
 
@@ -330,7 +398,8 @@ def _lock_accounts(distributor_ids: list[int]) -> dict[tuple[int, str], int]:
     locks them, *before* any entry is written: an entry's foreign key takes a KEY SHARE lock on
     its account, and two batches holding those while waiting for each other's row lock would
     deadlock. NO KEY UPDATE still queues writers of the balance but never conflicts with KEY
-    SHARE."""
+    SHARE. A beneficiary without its accounts is refused, as services.ledger.post refuses a
+    missing account."""
     if is_postgres():
         rows = db.session.execute(
             text(
@@ -344,7 +413,13 @@ def _lock_accounts(distributor_ids: list[int]) -> dict[tuple[int, str], int]:
         rows = db.session.execute(
             select(LedgerAccount.id, LedgerAccount.distributor_id, LedgerAccount.kind).where(
                 LedgerAccount.distributor_id.in_(distributor_ids),
-                LedgerAccount.kind.in_(("pending", "available")),
+                LedgerAccount.kind.in_((PENDING, AVAILABLE)),
             )
         )
-    return {(d, kind): account_id for account_id, d, kind in rows}
+    accounts = {(d, kind): account_id for account_id, d, kind in rows}
+    if len(accounts) != 2 * len(distributor_ids):
+        missing = sorted(
+            d for d in distributor_ids if {(d, PENDING), (d, AVAILABLE)} - accounts.keys()
+        )
+        raise LedgerImbalance(f"no pending or available ledger account for {missing[:10]}")
+    return accounts

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from models import (
     Commission,
@@ -220,18 +221,25 @@ def assert_settled_exactly_once(total: int) -> None:
     assert report.ok, report.lines()
 
 
-def test_two_settlement_runs_at_once_settle_each_commission_once(threaded_app, monkeypatch):
+def hold_open(_session) -> None:
+    time.sleep(0.05)
+
+
+def test_two_settlement_runs_at_once_settle_each_commission_once(threaded_app):
     total = matured_commissions(orders_count=6, lines=25)  # 300 commissions
     # Hold each batch open a moment before its commit, so the two runs overlap for sure. (It
     # also makes them take turns on the accounts; the deadlock test below forces the other case.)
-    monkeypatch.setattr(settlement, "before_commit_hook", lambda _count: time.sleep(0.05))
     start = threading.Barrier(2)
 
     def run() -> int:
         start.wait()
         return settlement.settle_matured(batch_size=50)
 
-    results = run_concurrently(threaded_app, run, [(), ()])
+    event.listen(Session, "before_commit", hold_open)
+    try:
+        results = run_concurrently(threaded_app, run, [(), ()])
+    finally:
+        event.remove(Session, "before_commit", hold_open)
 
     assert unexpected(results) == []
     assert sum(results) == total
@@ -250,7 +258,7 @@ def test_settlement_batches_on_the_same_accounts_do_not_deadlock(threaded_app):
     waited = threading.local()
 
     def after(_conn, _cursor, statement, *_args):
-        entries = "INSERT INTO ledger_entries" in statement and "settlement_txn_id" in statement
+        entries = statement.lstrip().startswith("INSERT INTO ledger_entries")
         if entries and not getattr(waited, "done", False):
             waited.done = True
             with contextlib.suppress(threading.BrokenBarrierError):

@@ -23,33 +23,42 @@ BATCH = 30
 LINES = 25
 ORDERS = 2  # x LINES lines x 2 levels = 100 commissions: batches of 30, 30, 30, 10
 
-# The child settles in batches; its hook lets the 1st batch commit, then, inside the 2nd batch
-# (all its statements run, not yet committed), writes the marker and sleeps until it is killed.
+# The child settles in batches. A before_commit listener on its sessions lets the 1st batch
+# commit, then, inside the 2nd batch (all its statements run, not yet committed), writes the
+# marker (how many commissions that batch settled) and sleeps until it is killed. A commit is a
+# batch's when it holds a settlement ledger transaction the listener has not seen yet.
 CHILD = r"""
 import os, sys, time
-from sqlalchemy import text
-from models import db
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
 from services import settlement
 from web import create_app
 
 marker, batch_size = sys.argv[1], int(sys.argv[2])
-batches = 0
+seen = set()
 
-def hook(count):
-    global batches
-    batches += 1
-    if batches < 2:
+def before_commit(session):
+    txn = session.execute(text(
+        "SELECT max(id) FROM ledger_transactions WHERE kind = 'settlement'"
+    )).scalar()
+    if txn is None or txn in seen:
         return
+    seen.add(txn)
+    if len(seen) < 2:
+        return
+    count = session.execute(
+        text("SELECT count(*) FROM commissions WHERE settlement_txn_id = :txn"), {"txn": txn}
+    ).scalar_one()
     pid = ""
-    if db.session.get_bind().dialect.name == "postgresql":
-        pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    if session.get_bind().dialect.name == "postgresql":
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
     with open(marker + ".tmp", "w") as f:
         f.write(f"{count} {pid}")
     os.replace(marker + ".tmp", marker)
     time.sleep(60)
 
-settlement.before_commit_hook = hook
 app = create_app()
+event.listen(Session, "before_commit", before_commit)
 with app.app_context():
     settlement.settle_matured(batch_size=batch_size, workers=1)
 print("settlement finished: the kill came too late", flush=True)
