@@ -33,6 +33,14 @@ from large_seed import add_orders, bench_database, psycopg_url, seed, vacuum_ana
 GOAL_FLOOR_SHARE = 0.5
 GOAL_RATIO = 50
 GOAL_IDLE_S = 1.0
+# What settlement must have written besides the ledger: a status change per commission (as
+# set_status writes one) and events that count every commission it settled.
+WRITTEN = (
+    "SELECT (SELECT count(*) FROM status_changes WHERE entity = 'commissions' "
+    "AND from_status = 'pending' AND to_status = 'available'), "
+    "(SELECT COALESCE(SUM((payload->>'count')::int), 0) FROM domain_events "
+    "WHERE kind = 'commission_settled')"
+)
 
 
 def verdict(ok: bool) -> str:
@@ -78,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(env, sample_count: int, main_count: int, cutoff, args) -> bool:
     from settlement_baseline import settle_floor, settle_naive, unsettle
-    from sqlalchemy import select
+    from sqlalchemy import select, text
 
     from infra.clock import now
     from models import CommissionMaturity, db
@@ -140,6 +148,7 @@ def run(env, sample_count: int, main_count: int, cutoff, args) -> bool:
         t0 = time.perf_counter()
         report = reconcile()
         reconcile_s = time.perf_counter() - t0
+        history, evented = db.session.execute(text(WRITTEN)).one()
         db.session.remove()
 
     checks = [
@@ -159,16 +168,22 @@ def run(env, sample_count: int, main_count: int, cutoff, args) -> bool:
             idle_s < GOAL_IDLE_S and again == 0,
         ),
         (
+            f"status history and events: {history:,} status changes to available, "
+            f"{evented:,} commissions in commission_settled events, for {settled:,} settled "
+            f"(+ {naive:,} by the naive loop, which writes no event)",
+            history == settled + naive and evented == settled,
+        ),
+        (
             f"reconcile().ok after settlement: {report.ok} ({reconcile_s:.1f} s, "
             f"{report.accounts:,} accounts, {report.transactions:,} transactions)",
             report.ok,
         ),
     ]
-    for text, ok in checks:
-        print(f"{verdict(ok)}  {text}")
+    for line, ok in checks:
+        print(f"{verdict(ok)}  {line}")
     if not report.ok:
-        for line in report.lines()[:10]:
-            print("   ", line)
+        for mismatch in report.lines()[:10]:
+            print("   ", mismatch)
     return all(ok for _text, ok in checks)
 
 
