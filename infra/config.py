@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import click
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from demo_identity import DEMO_WECHAT
 
@@ -38,6 +40,14 @@ ENV_NAMES = (
     "WECHAT_PAY_API_KEY",
     "WECHAT_PAY_CERT",
     "WECHAT_PAY_KEY",
+    "WECHAT_PAY_PRIVATE_KEY",
+    "WECHAT_PAY_CERT_SERIAL",
+    "WECHAT_PAY_APIV3_KEY",
+    "WECHAT_PAY_PUBLIC_KEY",
+    "WECHAT_PAY_PUBLIC_KEY_ID",
+    "WECHAT_PAY_CERT_DIR",
+    "WECHAT_PAY_NOTIFY_BASE",
+    "WECHAT_PAY_V3_API_BASE",
     "WECHAT_MAX_CLOCK_SKEW",
     "WECHAT_TEMPLATE_ID",
     "POSTER_FONT_PATH",
@@ -103,6 +113,17 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
             if mode == "production"
             else cfg["WECHAT_API_BASE"].rstrip("/") + "/mch"
         )
+    if not cfg.get("WECHAT_PAY_V3_API_BASE"):
+        # APIv3 paths start with /v3/, so the simulator serves them from its root.
+        cfg["WECHAT_PAY_V3_API_BASE"] = (
+            V3_API_BASE if mode == "production" else cfg["WECHAT_API_BASE"].rstrip("/")
+        )
+    if not cfg.get("WECHAT_PAY_NOTIFY_BASE"):
+        cfg["WECHAT_PAY_NOTIFY_BASE"] = cfg["PUBLIC_BASE_URL"]
+    if mode in ("demo", "test"):
+        demo_pay_keys(instance, cfg)
+    elif cfg.get("WECHAT_PAY_MCH_ID"):
+        check_pay_v3(cfg)
     cfg["TESTING"] = mode == "test" or bool(cfg.get("TESTING"))
     cfg["WECHAT_MAX_CLOCK_SKEW"] = int(cfg["WECHAT_MAX_CLOCK_SKEW"])
     cfg["SETTLEMENT_WORKERS"] = _positive_int("SETTLEMENT_WORKERS", cfg["SETTLEMENT_WORKERS"])
@@ -172,3 +193,115 @@ def persisted_secret_key(instance: Path) -> str:
     if not key:
         raise ConfigError(f"{path} is empty: delete it to make a new secret key")
     return key
+
+
+# WeChat Pay APIv3 (wechat.pay_v3). The signing key, its certificate serial and the APIv3 key
+# are the merchant's; WeChat's side is either its platform public key with its id (「微信支付公钥」,
+# the mode WeChat gives new merchants) or a directory of platform certificates (「平台证书」).
+V3_API_BASE = "https://api.mch.weixin.qq.com"
+PAY_V3_REQUIRED = ("WECHAT_PAY_PRIVATE_KEY", "WECHAT_PAY_CERT_SERIAL", "WECHAT_PAY_APIV3_KEY")
+# The demo's and the tests' platform public key id; the simulator signs with its own key pair
+# and must answer with this id in Wechatpay-Serial (or the lead sets WECHAT_PAY_PUBLIC_KEY_ID).
+DEMO_PAY_PUBLIC_KEY_ID = "PUB_KEY_ID_0119000001092026FENXIAODEMO"
+PAY_KEY_DIR = "wechat_pay"
+
+
+def check_pay_v3(cfg: dict[str, Any]) -> None:
+    """Outside demo and test mode, a merchant id means Pay is on: its APIv3 set must be whole."""
+    missing = [n for n in PAY_V3_REQUIRED if not cfg.get(n)]
+    has_public_key = bool(cfg.get("WECHAT_PAY_PUBLIC_KEY") and cfg.get("WECHAT_PAY_PUBLIC_KEY_ID"))
+    if not has_public_key and not cfg.get("WECHAT_PAY_CERT_DIR"):
+        missing.append("WECHAT_PAY_PUBLIC_KEY + WECHAT_PAY_PUBLIC_KEY_ID (or WECHAT_PAY_CERT_DIR)")
+    if missing:
+        raise ConfigError(
+            f"WECHAT_PAY_MCH_ID is set but WeChat Pay APIv3 lacks: {', '.join(missing)} "
+            "(unset WECHAT_PAY_MCH_ID to run without Pay)"
+        )
+    if len(str(cfg["WECHAT_PAY_APIV3_KEY"]).encode()) != 32:
+        raise ConfigError("WECHAT_PAY_APIV3_KEY must be 32 bytes (the APIv3 key set in 商户平台)")
+    try:
+        serialization.load_pem_private_key(read_pem(cfg["WECHAT_PAY_PRIVATE_KEY"]).encode(), None)
+    except (OSError, ValueError, TypeError) as e:
+        raise ConfigError(f"WECHAT_PAY_PRIVATE_KEY is not a readable PEM private key ({e})") from e
+    if has_public_key:
+        try:
+            serialization.load_pem_public_key(read_pem(cfg["WECHAT_PAY_PUBLIC_KEY"]).encode())
+        except (OSError, ValueError) as e:
+            raise ConfigError(
+                f"WECHAT_PAY_PUBLIC_KEY is not a readable PEM public key ({e})"
+            ) from e
+    elif not Path(cfg["WECHAT_PAY_CERT_DIR"]).is_dir():
+        raise ConfigError(f"WECHAT_PAY_CERT_DIR {cfg['WECHAT_PAY_CERT_DIR']!r} is not a directory")
+
+
+def read_pem(value: str) -> str:
+    """A PEM setting is the PEM text itself or the path of a file holding it."""
+    value = str(value)
+    if value.lstrip().startswith("-----BEGIN"):
+        return value
+    return Path(value).read_text()
+
+
+def cert_serial(public_key) -> str:
+    """A stable serial for a generated demo key: 40 hex digits, as WeChat's serials are."""
+    der = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    digest = hashes.Hash(hashes.SHA1())
+    digest.update(der)
+    return digest.finalize().hex().upper()
+
+
+_generated_key: list[bytes] = []  # one RSA key per process: tests build many instances
+
+
+def demo_pay_keys(instance: Path, cfg: dict[str, Any]) -> None:
+    """Demo and test mode: the merchant's key pair and APIv3 key, made once per instance and kept
+    under instance/wechat_pay/ (as secret_key is), where the simulator reads the public half and
+    the APIv3 key. The platform public key is the simulator's to write there (see the report)."""
+    folder = instance / PAY_KEY_DIR
+    if not cfg.get("WECHAT_PAY_PRIVATE_KEY"):
+        if not _generated_key:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            _generated_key.append(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+        private_path = persist_once(folder / "merchant_private_key.pem", _generated_key[0])
+        private = serialization.load_pem_private_key(private_path.read_bytes(), None)
+        public_pem = private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        persist_once(folder / "merchant_public_key.pem", public_pem)
+        cfg["WECHAT_PAY_PRIVATE_KEY"] = str(private_path)
+        if not cfg.get("WECHAT_PAY_CERT_SERIAL"):
+            cfg["WECHAT_PAY_CERT_SERIAL"] = cert_serial(private.public_key())
+    if not cfg.get("WECHAT_PAY_APIV3_KEY"):
+        path = persist_once(folder / "apiv3_key", secrets.token_hex(16).encode())
+        cfg["WECHAT_PAY_APIV3_KEY"] = path.read_text().strip()
+    if not cfg.get("WECHAT_PAY_CERT_DIR"):
+        if not cfg.get("WECHAT_PAY_PUBLIC_KEY"):
+            cfg["WECHAT_PAY_PUBLIC_KEY"] = str(folder / "platform_public_key.pem")
+        if not cfg.get("WECHAT_PAY_PUBLIC_KEY_ID"):
+            cfg["WECHAT_PAY_PUBLIC_KEY_ID"] = DEMO_PAY_PUBLIC_KEY_ID
+
+
+def persist_once(path: Path, content: bytes) -> Path:
+    """Write `content` to `path` unless it exists; concurrent starters agree on one file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Written aside and hard-linked into place, so no reader ever sees a half-written file.
+        tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path

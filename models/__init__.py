@@ -8,6 +8,7 @@ from models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from models.material import PromoImage, PromoMaterial
 from models.messaging import OutboundMessage
 from models.orders import Order, OrderLine, Payment, Refund
+from models.payments import PayNotification
 from models.people import Binding, Distributor, Tier, User
 from models.posters import InviteQrCode, Poster, PosterTemplate, ShareEvent
 from models.rules import CommissionCampaign, RuleSet
@@ -32,6 +33,7 @@ __all__ = [
     "Order",
     "OrderLine",
     "OutboundMessage",
+    "PayNotification",
     "Payment",
     "Poster",
     "PosterTemplate",

@@ -21,7 +21,7 @@ from infra.config import REPO_ROOT, load_config
 from models import db
 from render.fonts import poster_font
 from services import events, notifications, sender_cards
-from web import cli, health, me, params, shop_links
+from web import cli, health, me, params, pay_notify, shop_links
 
 SUPPORTED_LOCALES = ("zh_CN", "en")
 
@@ -67,6 +67,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(shop_links.bp)
     app.register_blueprint(me.bp)
+    app.register_blueprint(pay_notify.bp)
+    csrf.exempt(pay_notify.bp)  # WeChat Pay signs its notifies; there is no form token
     bot.init_app(app)
     csrf.exempt(app.blueprints["wechat"])  # WeChat signs its requests; there is no form token
     cli.init_app(app)

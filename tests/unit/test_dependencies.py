@@ -27,6 +27,7 @@ IMPORT_NAMES = {
     "Pillow": "PIL",
     "qrcode": "qrcode",
     "wechatpy": "wechatpy",
+    "wechatpayv3": "wechatpayv3",
     "WeRoBot": "werobot",
     "requests": "requests",
     "Flask-WTF": "flask_wtf",
