@@ -45,6 +45,23 @@ SETTINGS: dict[str, tuple[Any, type]] = {
     # WeChat Pay's documented notify schedule after a failed first try (seconds).
     "SIM_NOTIFY_RETRY_DELAYS": ("15,15,30,180,1800,1800,1800,1800,3600", str),
     "SIM_TRANSFER_MIN_FEN": (30, int),  # 企业付款 refuses less than 0.30 yuan
+    # WeChat Pay APIv3 (see pay_v3.py). The APIv3 key is 32 bytes; the merchant's public key (PEM
+    # text or a file, a certificate or a bare key) and its certificate serial authenticate requests.
+    "WECHAT_PAY_APIV3_KEY": ("fenxiaodemoapiv3key0000000000000", str),
+    "WECHAT_PAY_MCH_CERT_SERIAL": (None, str),
+    "WECHAT_PAY_MCH_PUBLIC_KEY": (None, str),
+    "SIM_PAYV3_PLATFORM_KEY": (None, str),  # PEM text or file; default: generated at start
+    "SIM_PAYV3_PUBLIC_KEY_ID": (None, str),  # default: a generated PUB_KEY_ID_...
+    "SIM_PAYV3_SERIAL_MODE": ("public_key", str),  # or "certificate": what Wechatpay-Serial names
+    "SIM_PAYV3_CLOCK_SKEW": (300, int),  # a request's timestamp may be this far off (seconds)
+    # APIv3's notify schedule after a failed try (seconds):
+    # 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h.
+    "SIM_PAYV3_NOTIFY_RETRY_DELAYS": (
+        "15,15,30,180,600,1200,1800,1800,1800,3600,10800,10800,10800,21600,21600",
+        str,
+    ),
+    "SIM_PAYV3_REFUND_SECONDS": (1.0, float),  # a refund's PROCESSING before SUCCESS
+    "SIM_PAYV3_CANCEL_SECONDS": (1.0, float),  # a bill's CANCELING before CANCELLED
     "SIM_SEED_USERS": (None, str),  # "openid:nickname,..."; demo mode adds the seeded people
 }
 
@@ -60,9 +77,9 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     if not cfg.get("SIM_WEBHOOK_URL"):
         base = (cfg.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
         cfg["SIM_WEBHOOK_URL"] = base + "/wechat"
-    delays = cfg["SIM_NOTIFY_RETRY_DELAYS"]
-    if isinstance(delays, str):
-        cfg["SIM_NOTIFY_RETRY_DELAYS"] = [float(d) for d in delays.split(",") if d.strip()]
+    for name in ("SIM_NOTIFY_RETRY_DELAYS", "SIM_PAYV3_NOTIFY_RETRY_DELAYS"):
+        if isinstance(cfg[name], str):
+            cfg[name] = [float(d) for d in cfg[name].split(",") if d.strip()]
     # Uploads over the media limit must reach the view, which answers like WeChat (40009).
     cfg.setdefault("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
     cfg["SIM_SEED_USERS"] = seed_users(cfg)

@@ -111,6 +111,12 @@ class Store:
             self.refunds: dict[str, dict[str, Any]] = {}  # by out_refund_no
             self.transfers: dict[str, dict[str, Any]] = {}  # by partner_trade_no
             self.transfer_faults: list[dict[str, Any]] = []
+            # WeChat Pay APIv3 (pay_v3, transfer_bills): its own orders, refunds, bills, faults.
+            self.v3_orders: dict[str, dict[str, Any]] = {}  # by out_trade_no
+            self.v3_refunds: dict[str, dict[str, Any]] = {}  # by out_refund_no
+            self.v3_bills: dict[str, dict[str, Any]] = {}  # by out_bill_no
+            self.v3_faults: list[dict[str, Any]] = []
+            self.v3_notifies: list[dict[str, Any]] = []  # every delivery attempt
             for openid, nickname in self.config.get("SIM_SEED_USERS", {}).items():
                 self.add_user(openid=openid, nickname=nickname, subscribed=True)
 
