@@ -24,6 +24,7 @@ import time
 from base64 import b64decode
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -413,8 +414,17 @@ class NotifyVerifier:
     """Reads WeChat Pay's notifies (「回调通知」, 「验签」, 「解密回调报文」). Needs no network:
     the platform public key (or certificates from WECHAT_PAY_CERT_DIR) and the APIv3 key."""
 
-    def __init__(self, keys: Mapping[str, Any], apiv3_key: str, max_skew: int = MAX_NOTIFY_SKEW):
+    def __init__(
+        self,
+        keys: Mapping[str, Any],
+        apiv3_key: str,
+        cert_dir: str | None = None,
+        max_skew: int = MAX_NOTIFY_SKEW,
+    ):
         self.keys = dict(keys)  # Wechatpay-Serial -> public key
+        self.cert_dir = cert_dir
+        if cert_dir:
+            self.keys.update(certificate_keys(cert_dir))
         self.aead = AESGCM(apiv3_key.encode())
         self.max_skew = max_skew
 
@@ -424,11 +434,10 @@ class NotifyVerifier:
         if config.get("WECHAT_PAY_PUBLIC_KEY") and config.get("WECHAT_PAY_PUBLIC_KEY_ID"):
             pem = read_pem(config["WECHAT_PAY_PUBLIC_KEY"]).encode()
             keys[config["WECHAT_PAY_PUBLIC_KEY_ID"]] = serialization.load_pem_public_key(pem)
-        if config.get("WECHAT_PAY_CERT_DIR"):
-            for path in sorted(Path(config["WECHAT_PAY_CERT_DIR"]).glob("*.pem")):
-                cert = x509.load_pem_x509_certificate(path.read_bytes())
-                keys[format(cert.serial_number, "X")] = cert.public_key()
-        return cls(keys, config["WECHAT_PAY_APIV3_KEY"])
+        # Both at once when both are set: while a merchant moves from platform certificates to
+        # the public key, WeChat signs with either (「平台证书切换为微信支付公钥」).
+        cert_dir = config.get("WECHAT_PAY_CERT_DIR") or None
+        return cls(keys, config["WECHAT_PAY_APIV3_KEY"], cert_dir=cert_dir)
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> PayNotice:
         """The notify's resource, if WeChat Pay signed it within the last five minutes; else
@@ -444,7 +453,7 @@ class NotifyVerifier:
             raise NotifyRejected("Wechatpay-Timestamp is not a number")
         if abs(time.time() - int(timestamp)) > self.max_skew:
             raise NotifyRejected("Wechatpay-Timestamp is more than five minutes away")
-        key = self.keys.get(serial) or self.keys.get(serial.upper())
+        key = self._key(serial)
         if key is None:
             raise NotifyRejected(f"unknown Wechatpay-Serial {serial[:64]!r}")
         message = timestamp.encode() + b"\n" + nonce.encode() + b"\n" + body + b"\n"
@@ -455,6 +464,16 @@ class NotifyVerifier:
         except (InvalidSignature, ValueError) as e:
             raise NotifyRejected("Wechatpay-Signature does not verify") from e
         return self._open(body)
+
+    def _key(self, serial: str):
+        key = self.keys.get(serial) or self.keys.get(serial.upper())
+        if key is None and self.cert_dir:
+            # WeChat rotates platform certificates; the gateway saves a new one in the directory
+            # when it downloads it (「下载平台证书」). Look there again, never at the network: a
+            # forged serial must not cost an outbound call.
+            self.keys.update(certificate_keys(self.cert_dir))
+            key = self.keys.get(serial) or self.keys.get(serial.upper())
+        return key
 
     def _open(self, body: bytes) -> PayNotice:
         try:
@@ -485,6 +504,21 @@ class NotifyVerifier:
         if not all(isinstance(v, str) for v in fields) or not fields[1]:
             raise NotifyMalformed("the notify lacks its id or event_type")
         return PayNotice(str(fields[0])[:64], fields[1][:32], fields[2][:32], data)
+
+
+def certificate_keys(cert_dir: str) -> dict[str, Any]:
+    """Serial (upper-case hex, as Wechatpay-Serial carries it) -> public key, for each platform
+    certificate in `cert_dir` that is valid now; unreadable files are skipped."""
+    keys: dict[str, Any] = {}
+    at = datetime.now(UTC)
+    for path in sorted(Path(cert_dir).glob("*.pem")):
+        try:
+            cert = x509.load_pem_x509_certificate(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+            keys[format(cert.serial_number, "X")] = cert.public_key()
+    return keys
 
 
 def pay_gateway(app: Flask | None = None) -> PayGateway:

@@ -10,14 +10,20 @@ import secrets
 import threading
 import time
 from base64 import b64decode, b64encode
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.x509.oid import NameOID
 
 from wechat.pay_v3 import (
+    NotifyRejected,
+    NotifyVerifier,
     PayOutcomeUnknown,
     PayRefused,
     RefundResult,
@@ -380,3 +386,72 @@ def test_no_answer_is_an_unknown_outcome(merchant_key, platform_key):
 def test_amounts_are_positive_whole_fen(gateway, fen):
     with pytest.raises(ValueError):
         gateway.jsapi_prepay("T1", "商品", fen, "o1")
+
+
+# -- notifies in certificate mode (「平台证书」) -------------------------------------------------
+
+
+def certificate(key, serial: int, days: tuple[int, int] = (-1, 365)) -> bytes:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Tenpay.com Root CA")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(now + timedelta(days=days[0]))
+        .not_valid_after(now + timedelta(days=days[1]))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def signed_notify(key, serial: str, apiv3_key: str) -> tuple[dict, bytes]:
+    nonce = secrets.token_hex(6)
+    resource = json.dumps({"out_trade_no": "T1", "transaction_id": "42", "trade_state": "SUCCESS"})
+    sealed = AESGCM(apiv3_key.encode()).encrypt(nonce.encode(), resource.encode(), b"transaction")
+    body = json.dumps(
+        {
+            "id": "EV-1",
+            "create_time": "2026-12-06T16:00:00+08:00",
+            "resource_type": "encrypt-resource",
+            "event_type": "TRANSACTION.SUCCESS",
+            "resource": {
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": b64encode(sealed).decode(),
+                "associated_data": "transaction",
+                "nonce": nonce,
+                "original_type": "transaction",
+            },
+        }
+    ).encode()
+    ts, sig_nonce = str(int(time.time())), secrets.token_hex(16)
+    message = f"{ts}\n{sig_nonce}\n".encode() + body + b"\n"
+    signature = key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+    headers = {
+        "Wechatpay-Timestamp": ts,
+        "Wechatpay-Nonce": sig_nonce,
+        "Wechatpay-Signature": b64encode(signature).decode(),
+        "Wechatpay-Serial": serial,
+    }
+    return headers, body
+
+
+def test_certificate_mode_verifies_with_a_valid_certificate_and_finds_a_new_one(
+    tmp_path, platform_key, merchant_key
+):
+    apiv3 = "b" * 32
+    (tmp_path / "old.pem").write_bytes(certificate(merchant_key, 0xABC, days=(-30, -1)))
+    verifier = NotifyVerifier({}, apiv3, cert_dir=str(tmp_path))
+    # An expired certificate verifies nothing, even with the right key.
+    with pytest.raises(NotifyRejected):
+        verifier.verify(*signed_notify(merchant_key, "ABC", apiv3))
+    # A certificate that arrives later (WeChat rotated it) is found on the next notify.
+    headers, body = signed_notify(platform_key, "5157F09EFDC096DE", apiv3)
+    with pytest.raises(NotifyRejected):
+        verifier.verify(headers, body)
+    (tmp_path / "5157F09EFDC096DE.pem").write_bytes(certificate(platform_key, 0x5157F09EFDC096DE))
+    notice = verifier.verify(headers, body)
+    assert notice.event_type == "TRANSACTION.SUCCESS"
+    assert notice.resource["transaction_id"] == "42"
