@@ -45,13 +45,18 @@ SETTINGS: dict[str, tuple[Any, type]] = {
     # WeChat Pay's documented notify schedule after a failed first try (seconds).
     "SIM_NOTIFY_RETRY_DELAYS": ("15,15,30,180,1800,1800,1800,1800,3600", str),
     "SIM_TRANSFER_MIN_FEN": (30, int),  # 企业付款 refuses less than 0.30 yuan
-    # WeChat Pay APIv3 (see pay_v3.py). The APIv3 key is 32 bytes; the merchant's public key (PEM
-    # text or a file, a certificate or a bare key) and its certificate serial authenticate requests.
-    "WECHAT_PAY_APIV3_KEY": ("fenxiaodemoapiv3key0000000000000", str),
-    "WECHAT_PAY_MCH_CERT_SERIAL": (None, str),
-    "WECHAT_PAY_MCH_PUBLIC_KEY": (None, str),
+    # WeChat Pay APIv3 (see pay_v3.py). The WECHAT_PAY_* names mean what they mean to the app:
+    # the merchant's APIv3 key (32 bytes), its private key (PEM text or file; the simulator uses
+    # only the public half) and certificate serial, and the platform public key id the app expects.
+    "WECHAT_PAY_APIV3_KEY": (None, str),  # else SIM_PAYV3_KEY_DIR/apiv3_key, else a demo key
+    "WECHAT_PAY_PRIVATE_KEY": (None, str),
+    "WECHAT_PAY_CERT_SERIAL": (None, str),
+    "WECHAT_PAY_PUBLIC_KEY_ID": (None, str),  # default: a generated PUB_KEY_ID_...
+    "SIM_PAYV3_MERCHANT_PUBLIC_KEY": (None, str),  # or the merchant's public key or certificate
+    # The app's demo key folder (instance/wechat_pay): the merchant's public key and APIv3 key are
+    # read from it when they appear; the platform key pair is kept and published in it.
+    "SIM_PAYV3_KEY_DIR": (None, str),
     "SIM_PAYV3_PLATFORM_KEY": (None, str),  # PEM text or file; default: generated at start
-    "SIM_PAYV3_PUBLIC_KEY_ID": (None, str),  # default: a generated PUB_KEY_ID_...
     "SIM_PAYV3_SERIAL_MODE": ("public_key", str),  # or "certificate": what Wechatpay-Serial names
     "SIM_PAYV3_CLOCK_SKEW": (300, int),  # a request's timestamp may be this far off (seconds)
     # APIv3's notify schedule after a failed try (seconds):

@@ -15,6 +15,7 @@ pages in paydriver_v3.py.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -24,9 +25,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, Flask, Response, current_app, request
 
 from . import v3crypto, v3notify
@@ -42,6 +45,7 @@ TRADE_STATE_DESC = {
     "REFUND": "转入退款",
     "CLOSED": "已关闭",
 }
+DEMO_APIV3_KEY = "fenxiaodemoapiv3key0000000000000"  # 32 bytes; never valid on WeChat
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-*|]{6,32}$")
 
 
@@ -76,9 +80,10 @@ class V3Keys:
 
     def __init__(self, cfg: dict[str, Any]):
         self.lock = threading.RLock()
-        pem = _text_or_file(cfg.get("SIM_PAYV3_PLATFORM_KEY"))
-        self.platform_key = v3crypto.load_private_key(pem) if pem else v3crypto.generate_key()
-        self.public_key_id = cfg.get("SIM_PAYV3_PUBLIC_KEY_ID") or (
+        self.cfg = cfg
+        self.key_dir = Path(cfg["SIM_PAYV3_KEY_DIR"]) if cfg.get("SIM_PAYV3_KEY_DIR") else None
+        self.platform_key = self._platform_key(cfg)
+        self.public_key_id = cfg.get("WECHAT_PAY_PUBLIC_KEY_ID") or (
             "PUB_KEY_ID_01"
             + str(cfg["WECHAT_PAY_MCH_ID"])[:10].ljust(10, "0")
             + random_id(22, DIGITS)
@@ -89,10 +94,48 @@ class V3Keys:
         self.mode = cfg.get("SIM_PAYV3_SERIAL_MODE") or "public_key"
         if self.mode not in ("public_key", "certificate"):
             raise ValueError("SIM_PAYV3_SERIAL_MODE must be public_key or certificate")
-        self.merchant: Merchant | None = None
-        merchant_key = _text_or_file(cfg.get("WECHAT_PAY_MCH_PUBLIC_KEY"))
+        self._merchant: Merchant | None = None
+        merchant_key = _text_or_file(cfg.get("SIM_PAYV3_MERCHANT_PUBLIC_KEY"))
+        private = _text_or_file(cfg.get("WECHAT_PAY_PRIVATE_KEY"))
+        if not merchant_key and private:
+            merchant_key = v3crypto.public_pem(v3crypto.load_private_key(private).public_key())
         if merchant_key:
-            self.set_merchant(merchant_key, cfg.get("WECHAT_PAY_MCH_CERT_SERIAL"))
+            self.set_merchant(merchant_key, cfg.get("WECHAT_PAY_CERT_SERIAL"))
+
+    def _platform_key(self, cfg: dict[str, Any]):
+        pem = _text_or_file(cfg.get("SIM_PAYV3_PLATFORM_KEY"))
+        if pem:
+            return v3crypto.load_private_key(pem)
+        if self.key_dir is None:
+            return v3crypto.generate_key()
+        # Kept in the key folder, so a restarted simulator answers with the key the app knows.
+        private_path = self.key_dir / "platform_private_key.pem"
+        if private_path.exists():
+            key = v3crypto.load_private_key(private_path.read_text())
+        else:
+            key = v3crypto.generate_key()
+            _write(private_path, v3crypto.private_pem(key))
+        _write(self.key_dir / "platform_public_key.pem", v3crypto.public_pem(key.public_key()))
+        return key
+
+    @property
+    def merchant(self) -> Merchant | None:
+        """The configured merchant key, or the one the app has since written to the key folder."""
+        with self.lock:
+            if self._merchant is None and self.key_dir is not None:
+                path = self.key_dir / "merchant_public_key.pem"
+                if path.exists():
+                    text = path.read_text()
+                    serial = self.cfg.get("WECHAT_PAY_CERT_SERIAL") or demo_serial(text)
+                    self.set_merchant(text, serial)
+            return self._merchant
+
+    def apiv3_key(self) -> str:
+        if self.cfg.get("WECHAT_PAY_APIV3_KEY"):
+            return self.cfg["WECHAT_PAY_APIV3_KEY"]
+        if self.key_dir is not None and (self.key_dir / "apiv3_key").exists():
+            return (self.key_dir / "apiv3_key").read_text().strip()
+        return DEMO_APIV3_KEY
 
     @property
     def platform_public_pem(self) -> str:
@@ -112,11 +155,27 @@ class V3Keys:
                 "the merchant certificate serial is needed with a bare key"
             )
         with self.lock:
-            self.merchant = Merchant(serial, key, v3crypto.public_pem(key))
-            return self.merchant
+            self._merchant = Merchant(serial, key, v3crypto.public_pem(key))
+            return self._merchant
 
     def sign_headers(self, body: str) -> dict[str, str]:
         return v3crypto.answer_headers(self.platform_key, self.answer_serial(), body)
+
+
+def demo_serial(public_pem: str) -> str:
+    """The serial the app's demo gives its generated key (it has no certificate): the SHA-1 of the
+    key's DER SubjectPublicKeyInfo, 40 upper-case hex digits. Set WECHAT_PAY_CERT_SERIAL to
+    override."""
+    key, _ = v3crypto.load_public(public_pem)
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha1(der).hexdigest().upper()
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
 
 
 def _text_or_file(value: str | None) -> str | None:
@@ -181,7 +240,9 @@ def authenticate(keys: V3Keys, cfg: dict[str, Any], body: str) -> dict[str, str]
         raise sign_error(f"Http头Authorization值格式错误：{e}", "malformed authorization") from e
     merchant = keys.merchant
     if merchant is None:
-        raise sign_error("商户未配置API证书（模拟器：配置 WECHAT_PAY_MCH_PUBLIC_KEY）", "no key")
+        raise sign_error(
+            "商户未配置API证书（模拟器：配置 SIM_PAYV3_MERCHANT_PUBLIC_KEY）", "no key"
+        )
     if params["mchid"] != cfg["WECHAT_PAY_MCH_ID"]:
         raise sign_error("Authorization中的mchid与商户号不匹配", "mchid mismatch")
     if params["serial_no"].upper() != merchant.serial_no:
@@ -299,9 +360,7 @@ def take_fault(
 @v3_endpoint()
 def certificates(store: Store, body: dict[str, Any]):
     keys = get_keys()
-    encrypted = v3crypto.aead_encrypt(
-        store.config["WECHAT_PAY_APIV3_KEY"], keys.certificate_pem, "certificate"
-    )
+    encrypted = v3crypto.aead_encrypt(keys.apiv3_key(), keys.certificate_pem, "certificate")
     cert = x509.load_pem_x509_certificate(keys.certificate_pem.encode())
     item = {
         "serial_no": keys.certificate_serial,

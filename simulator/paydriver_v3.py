@@ -49,7 +49,7 @@ def keys_view():
         mode=keys.mode,
         mchid=cfg["WECHAT_PAY_MCH_ID"],
         appid=cfg["WECHAT_APPID"],
-        apiv3_key=cfg["WECHAT_PAY_APIV3_KEY"],
+        apiv3_key=keys.apiv3_key(),
         public_key_id=keys.public_key_id,
         public_key=keys.platform_public_pem,
         certificate_serial=keys.certificate_serial,

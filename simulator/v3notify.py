@@ -27,12 +27,15 @@ from .store import CHINA, Store
 
 
 def build(
-    store: Store, event_type: str, summary: str, original_type: str, resource: dict[str, Any]
+    store: Store,
+    keys: Any,
+    event_type: str,
+    summary: str,
+    original_type: str,
+    resource: dict[str, Any],
 ) -> dict[str, Any]:
     plaintext = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
-    encrypted = v3crypto.aead_encrypt(
-        store.config["WECHAT_PAY_APIV3_KEY"], plaintext, original_type
-    )
+    encrypted = v3crypto.aead_encrypt(keys.apiv3_key(), plaintext, original_type)
     now = datetime.fromtimestamp(store.now(), CHINA).strftime("%Y-%m-%dT%H:%M:%S+08:00")
     return {
         "id": str(uuid.uuid4()),
@@ -66,7 +69,7 @@ def send(
     """One notify now (or none, or two, as faults say); failures retried in the background."""
     from .pay_v3 import take_fault
 
-    notice = build(store, event_type, summary, original_type, resource)
+    notice = build(store, keys, event_type, summary, original_type, resource)
     fault = take_fault(store, ("NOTIFY_LOST", "NOTIFY_DUPLICATE"), None, subject)
     if fault and fault["kind"] == "NOTIFY_LOST":
         return record(store, notice, url, subject, {"ok": False, "status": "dropped"})

@@ -86,8 +86,8 @@ def receiver():
 def served(make_sim, merchant_pem):
     app = make_sim(
         WECHAT_PAY_APIV3_KEY=APIV3_KEY,
-        WECHAT_PAY_MCH_PUBLIC_KEY=merchant_public(merchant_pem),
-        WECHAT_PAY_MCH_CERT_SERIAL=MERCHANT_SERIAL,
+        SIM_PAYV3_MERCHANT_PUBLIC_KEY=merchant_public(merchant_pem),
+        WECHAT_PAY_CERT_SERIAL=MERCHANT_SERIAL,
         SIM_PAYV3_NOTIFY_RETRY_DELAYS="0.05,0.05",
         SIM_PAYV3_REFUND_SECONDS=0.05,
         SIM_PAYV3_CANCEL_SECONDS=0.05,
@@ -218,8 +218,8 @@ def test_the_certificate_mode_downloads_and_decrypts_the_platform_certificate(
 ):
     app = make_sim(
         WECHAT_PAY_APIV3_KEY=APIV3_KEY,
-        WECHAT_PAY_MCH_PUBLIC_KEY=merchant_public(merchant_pem),
-        WECHAT_PAY_MCH_CERT_SERIAL=MERCHANT_SERIAL,
+        SIM_PAYV3_MERCHANT_PUBLIC_KEY=merchant_public(merchant_pem),
+        WECHAT_PAY_CERT_SERIAL=MERCHANT_SERIAL,
         SIM_PAYV3_SERIAL_MODE="certificate",
     )
     keys = app.test_client().get("/sim/pay/v3/keys").get_json()
@@ -535,3 +535,61 @@ def test_the_driver_can_make_the_merchant_key(make_sim):
     assert keys["merchant"]["serial_no"] == made["serial_no"]
     assert keys["public_key_id"].startswith("PUB_KEY_ID_") and keys["apiv3_key"]
     assert client.post("/sim/pay/v3/merchant", json={"public_key": "nope"}).status_code == 400
+
+
+# -- the app's own gateway and notify verifier, keyed through the demo key folder -----------------
+class AppNotifyReceiver:
+    """The app's notify paths, verifying with the app's NotifyVerifier."""
+
+    def __init__(self, verifier):
+        self.verifier, self.notices = verifier, []
+        self.app = Flask("app_notify")
+        self.app.add_url_rule("/pay/notify/<kind>", "notify", self.view, methods=["POST"])
+
+    def view(self, kind: str):
+        notice = self.verifier.verify(dict(request.headers), request.get_data())
+        self.notices.append((kind, notice))
+        return "", 204
+
+
+def test_the_apps_gateway_and_verifier_against_the_simulator(make_sim, tmp_path):
+    from infra.config import demo_pay_keys
+    from wechat.pay_v3 import NotifyVerifier, WeChatPayV3
+
+    cfg = {"WECHAT_APPID": APPID, "WECHAT_PAY_MCH_ID": MCH_ID}
+    demo_pay_keys(tmp_path, cfg)  # the app writes its key pair and APIv3 key to the folder
+    folder = tmp_path / "wechat_pay"
+    app = make_sim(
+        SIM_PAYV3_KEY_DIR=str(folder),
+        WECHAT_PAY_PUBLIC_KEY_ID=cfg["WECHAT_PAY_PUBLIC_KEY_ID"],
+        SIM_PAYV3_REFUND_SECONDS=0.05,
+    )
+    assert (folder / "platform_public_key.pem").exists()  # the simulator publishes its key
+    client = app.test_client()
+    openid = new_user(client)
+    receiver = AppNotifyReceiver(NotifyVerifier.from_config(cfg))
+    with serve(receiver.app) as hooks, serve(app) as base:
+        gateway = WeChatPayV3.from_config(
+            cfg | {"WECHAT_PAY_NOTIFY_BASE": hooks, "WECHAT_PAY_V3_API_BASE": base}
+        )
+        params = gateway.jsapi_prepay("FX20261206100", "分销测试商品", 1990, openid).as_dict()
+        paid = client.post("/sim/pay/v3/cashier", data=params | {"action": "pay"})
+        assert paid.status_code == 200 and paid.get_json()["notify"]["ok"]
+        kind, notice = receiver.notices[0]
+        assert (kind, notice.event_type) == ("transaction", "TRANSACTION.SUCCESS")
+        assert notice.resource["amount"]["total"] == 1990
+        assert gateway.query_transaction("FX20261206100").trade_state == "SUCCESS"
+        refund = gateway.refund("RF20261206100", "FX20261206100", 990, 1990, "退货")
+        assert refund.status == "PROCESSING"
+        bill = gateway.create_transfer("WD20261206100", openid, 5000, "2026年11月佣金")
+        assert bill.state == "WAIT_USER_CONFIRM" and bill.package_info
+        client.post("/sim/pay/v3/bills/WD20261206100/confirm")
+        assert gateway.query_transfer("WD20261206100").state == "SUCCESS"
+        big = gateway.create_transfer("WD20261206101", openid, 200_000, "佣金", user_name="张三")
+        assert big.state == "WAIT_USER_CONFIRM"
+        assert client.get("/sim/pay/v3/bills/WD20261206101").get_json()["user_name"] == "张三"
+        deadline = time.monotonic() + 5
+        while len(receiver.notices) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        kinds = sorted(k for k, _ in receiver.notices)
+        assert kinds == ["refund", "transaction", "transfer"]
