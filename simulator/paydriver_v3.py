@@ -365,3 +365,34 @@ def transfer_submit():
         suffix = "ok" if action == "confirm" else "cancel"
         return back_to(back, f"requestMerchantTransfer:{suffix}")
     return jsonify(payload), status
+
+
+JSBRIDGE = """// The simulator's stand-in for the WeChat client's payment bridges.
+(function () {
+  var base = (document.currentScript && document.currentScript.src || "").split("/sim/")[0];
+  function go(page, params) {
+    var query = new URLSearchParams(params);
+    query.set("redirect", window.location.href.split("#")[0]);
+    window.location.href = base + "/sim/pay/v3/" + page + "?" + query.toString();
+  }
+  window.WeixinJSBridge = window.WeixinJSBridge || {
+    invoke: function (name, params) {
+      if (name === "getBrandWCPayRequest") { go("cashier", params); }
+    }
+  };
+  window.wx = window.wx || {};
+  window.wx.requestMerchantTransfer = function (options) {
+    go("transfer", {mchId: options.mchId, appId: options.appId, package: options.package,
+                    openId: options.openId || ""});
+  };
+  window.wx.canIUse = window.wx.canIUse || function () { return true; };
+})();
+"""
+
+
+@bp.get("/jsbridge.js")
+def jsbridge():
+    """`WeixinJSBridge.invoke("getBrandWCPayRequest", params)` and `wx.requestMerchantTransfer`
+    for a browser: each opens the matching page, which comes back with `?err_msg=...` (the page
+    leaves, so the callback is not called)."""
+    return JSBRIDGE, 200, {"Content-Type": "application/javascript; charset=utf-8"}

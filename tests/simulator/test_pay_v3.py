@@ -593,3 +593,10 @@ def test_the_apps_gateway_and_verifier_against_the_simulator(make_sim, tmp_path)
             time.sleep(0.02)
         kinds = sorted(k for k, _ in receiver.notices)
         assert kinds == ["refund", "transaction", "transfer"]
+
+
+def test_the_bridge_script_opens_the_pages(make_sim):
+    script = make_sim().test_client().get("/sim/pay/v3/jsbridge.js")
+    assert script.status_code == 200 and "javascript" in script.content_type
+    text = script.get_data(as_text=True)
+    assert "getBrandWCPayRequest" in text and "requestMerchantTransfer" in text
