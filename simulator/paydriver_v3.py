@@ -175,8 +175,14 @@ def bill(out_bill_no: str):
         return jsonify(public_bill(found)) if found else not_found("bill")
 
 
-def act_on_bill(store: Store, found: dict[str, Any] | None, action: str, openid: str | None):
-    """(status, payload) for confirm / decline / expire by the user (or time)."""
+def act_on_bill(
+    store: Store,
+    found: dict[str, Any] | None,
+    action: str,
+    openid: str | None,
+    fail_reason: str | None = None,
+):
+    """(status, payload) for confirm / decline by the user, expire (time), fail (WeChat)."""
     if found is None:
         return 404, {"error": "no such bill"}
     with store.lock:
@@ -193,19 +199,21 @@ def act_on_bill(store: Store, found: dict[str, Any] | None, action: str, openid:
         result = finish(store, found, "FAIL" if reason else "SUCCESS", reason)
     elif action == "decline":
         result = finish(store, found, "FAIL", "OTHER_FAIL_REASON_TYPE")
+    elif action == "fail":  # WeChat fails the accepted bill (risk control, a closed account)
+        result = finish(store, found, "FAIL", fail_reason or "PAYEE_ACCOUNT_ABNORMAL")
     else:  # expire: not confirmed in time (24 h on WeChat)
         result = finish(store, found, "FAIL", "OVERDUE_CLOSE")
     with store.lock:
         return 200, {"bill": public_bill(found), "notify": result}
 
 
-@bp.post("/bills/<out_bill_no>/<any(confirm, decline, expire):action>")
+@bp.post("/bills/<out_bill_no>/<any(confirm, decline, expire, fail):action>")
 def bill_action(out_bill_no: str, action: str):
     store = get_store()
     with store.lock:
         found = store.v3_bills.get(out_bill_no)
     body = request.get_json(silent=True) or {}
-    status, payload = act_on_bill(store, found, action, body.get("openid"))
+    status, payload = act_on_bill(store, found, action, body.get("openid"), body.get("fail_reason"))
     return jsonify(payload), status
 
 

@@ -25,6 +25,12 @@ import requests
 from . import v3crypto
 from .store import CHINA, Store
 
+NOTIFY_API = {
+    "TRANSACTION.SUCCESS": "jsapi",
+    "REFUND.SUCCESS": "refund",
+    "MCHTRANSFER.BILL.FINISHED": "transfer",
+}
+
 
 def build(
     store: Store,
@@ -70,7 +76,8 @@ def send(
     from .pay_v3 import take_fault
 
     notice = build(store, keys, event_type, summary, original_type, resource)
-    fault = take_fault(store, ("NOTIFY_LOST", "NOTIFY_DUPLICATE"), None, subject)
+    api = NOTIFY_API.get(event_type)  # a notify fault may name the API whose notify it hits
+    fault = take_fault(store, ("NOTIFY_LOST", "NOTIFY_DUPLICATE"), api, subject)
     if fault and fault["kind"] == "NOTIFY_LOST":
         return record(store, notice, url, subject, {"ok": False, "status": "dropped"})
     result = deliver(store, keys, notice, url, subject)

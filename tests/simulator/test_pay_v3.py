@@ -504,8 +504,13 @@ def test_bill_faults(served, merchant_pem, receiver):
     assert client.post("/sim/pay/v3/bills/WD20261206021/confirm").status_code == 409
     expired = client.post("/sim/pay/v3/bills/WD20261206021/expire").get_json()["bill"]
     assert (expired["state"], expired["fail_reason"]) == ("FAIL", "OVERDUE_CLOSE")
-    states = [n["data"]["resource"]["state"] for n in receiver.wait(2)]
-    assert states == ["FAIL", "FAIL"]
+    bill(pay, openid, "WD20261206022")
+    failed = client.post(
+        "/sim/pay/v3/bills/WD20261206022/fail", json={"fail_reason": "ACCOUNT_FROZEN"}
+    )
+    assert failed.get_json()["bill"]["fail_reason"] == "ACCOUNT_FROZEN"
+    reasons = [n["data"]["resource"]["fail_reason"] for n in receiver.wait(3)]
+    assert reasons == ["NAME_NOT_CORRECT", "OVERDUE_CLOSE", "ACCOUNT_FROZEN"]
 
 
 def test_notify_lost_and_duplicated(served, merchant_pem, receiver):
@@ -515,7 +520,7 @@ def test_notify_lost_and_duplicated(served, merchant_pem, receiver):
     order(pay, openid, "FX20261206030")
     order(pay, openid, "FX20261206031")
     client.post("/sim/pay/v3/faults", json={"kind": "NOTIFY_LOST", "out_trade_no": "FX20261206030"})
-    client.post("/sim/pay/v3/faults", json={"kind": "NOTIFY_DUPLICATE"})
+    client.post("/sim/pay/v3/faults", json={"kind": "NOTIFY_DUPLICATE", "api": "jsapi"})
     lost = client.post("/sim/pay/v3/orders/FX20261206030/pay").get_json()["notify"]
     assert lost["status"] == "dropped" and receiver.received == []
     client.post("/sim/pay/v3/orders/FX20261206031/pay")
