@@ -31,7 +31,6 @@ EVENT_PREFIX = {TRANSACTION: "TRANSACTION.", REFUND: "REFUND.", TRANSFER: "MCHTR
 ID_FIELD = {TRANSACTION: "transaction_id", REFUND: "refund_id", TRANSFER: "transfer_bill_no"}
 OUT_FIELD = {TRANSACTION: "out_trade_no", REFUND: "out_refund_no", TRANSFER: "out_bill_no"}
 STATE_FIELD = {TRANSACTION: "trade_state", REFUND: "refund_status", TRANSFER: "state"}
-MCHID_FIELD = {TRANSACTION: "mchid", REFUND: "mchid", TRANSFER: "mch_id"}
 
 
 @dataclass(frozen=True)
@@ -99,9 +98,10 @@ def _parse(kind: str, notice: PayNotice) -> _Parsed:
         raise NotifyMalformed(
             f"the {kind} resource lacks {ID_FIELD[kind]}, its out-number or state"
         )
-    mchid = resource.get(MCHID_FIELD[kind])
-    if mchid is not None and mchid != current_app.config.get("WECHAT_PAY_MCH_ID"):
-        raise NotifyMalformed(f"the {kind} resource is for another merchant")
+    # WeChat's documents name it mchid in payments and refunds, mch_id in 商家转账 bills.
+    for field in ("mchid", "mch_id"):
+        if field in resource and resource[field] != current_app.config.get("WECHAT_PAY_MCH_ID"):
+            raise NotifyMalformed(f"the {kind} resource is for another merchant")
     return _Parsed(*values)
 
 

@@ -19,6 +19,7 @@ five minutes away refused, then the AES-256-GCM resource decrypted with the APIv
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from base64 import b64decode
@@ -311,6 +312,8 @@ class WeChatPayV3:
         required, RSA-OAEP encrypted with the platform public key (wechatpayv3 encrypts it and
         sends Wechatpay-Serial); below that no name is sent."""
         _check_fen(amount_fen)
+        if not remark.strip():
+            raise ValueError("a transfer needs the remark the payee sees")
         name = None
         if amount_fen >= TRANSFER_NAME_FROM_FEN:
             if not user_name:
@@ -349,6 +352,8 @@ class WeChatPayV3:
     # -- the one place WeChat's answers become results or errors -------------------------------
 
     def _call(self, method, **kwargs) -> dict[str, Any]:
+        for name in NUMBER_FORMATS.keys() & kwargs.keys():
+            _check_no(name, kwargs[name])
         try:
             status, body = method(**kwargs)
         except requests.RequestException as e:
@@ -374,6 +379,20 @@ class WeChatPayV3:
         if status >= 500 or code in UNKNOWN_OUTCOME_CODES:
             raise PayOutcomeUnknown(f"{code}: {message} (HTTP {status})")
         raise PayRefused(code, message, status)
+
+
+# The merchant's numbers, as WeChat's documents allow them. Checked here because they also go
+# into URL paths: a "/" or "?" must never reach one.
+NUMBER_FORMATS = {
+    "out_trade_no": re.compile(r"[0-9A-Za-z_\-|*]{6,32}"),
+    "out_refund_no": re.compile(r"[0-9A-Za-z_\-|*@]{1,64}"),
+    "out_bill_no": re.compile(r"[0-9A-Za-z]{5,32}"),
+}
+
+
+def _check_no(name: str, value: str) -> None:
+    if not isinstance(value, str) or not NUMBER_FORMATS[name].fullmatch(value):
+        raise ValueError(f"{name} {value!r} is not one WeChat Pay accepts")
 
 
 def _check_fen(fen: int) -> None:

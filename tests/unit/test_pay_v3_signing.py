@@ -228,7 +228,7 @@ def test_a_query_signs_its_path_with_the_query_string_and_an_empty_body(
     fake.reply(
         200,
         {
-            "out_trade_no": "T1",
+            "out_trade_no": "FX20261206000001",
             "transaction_id": "4200000000000000000001",
             "trade_state": "SUCCESS",
             "amount": {"total": 100, "payer_total": 100, "currency": "CNY"},
@@ -236,9 +236,9 @@ def test_a_query_signs_its_path_with_the_query_string_and_an_empty_body(
             "success_time": "2026-12-06T16:00:00+08:00",
         },
     )
-    txn = gateway.query_transaction("T1")
+    txn = gateway.query_transaction("FX20261206000001")
     [request] = fake.requests
-    assert request["path"] == f"/v3/pay/transactions/out-trade-no/T1?mchid={MCHID}"
+    assert request["path"] == f"/v3/pay/transactions/out-trade-no/FX20261206000001?mchid={MCHID}"
     assert request["body"] == b""
     check_signed(request, merchant_key)
     assert (txn.trade_state, txn.total_fen, txn.transaction_id) == (
@@ -250,7 +250,7 @@ def test_a_query_signs_its_path_with_the_query_string_and_an_empty_body(
 
 def test_close_and_refund(fake, gateway, merchant_key):
     fake.reply(204, None)
-    gateway.close_transaction("T1")
+    gateway.close_transaction("FX20261206000001")
     fake.reply(
         200,
         {
@@ -260,13 +260,13 @@ def test_close_and_refund(fake, gateway, merchant_key):
             "amount": {"refund": 50, "total": 100, "currency": "CNY"},
         },
     )
-    result = gateway.refund("R1", "T1", 50, 100, "退货")
+    result = gateway.refund("R1", "FX20261206000001", 50, 100, "退货")
     close, refund = fake.requests
-    assert close["path"] == "/v3/pay/transactions/out-trade-no/T1/close"
+    assert close["path"] == "/v3/pay/transactions/out-trade-no/FX20261206000001/close"
     assert json.loads(close["body"]) == {"mchid": MCHID}
     assert refund["path"] == "/v3/refund/domestic/refunds"
     sent = json.loads(refund["body"])
-    assert sent["out_refund_no"] == "R1" and sent["out_trade_no"] == "T1"
+    assert sent["out_refund_no"] == "R1" and sent["out_trade_no"] == "FX20261206000001"
     assert sent["amount"] == {"refund": 50, "total": 100, "currency": "CNY"}
     assert sent["notify_url"] == "https://shop.example/pay/notify/refund"
     for request in (close, refund):
@@ -278,16 +278,20 @@ def test_a_transfer_of_2000_yuan_sends_the_name_encrypted_for_the_platform_key(
     fake, gateway, merchant_key, platform_key
 ):
     answer = {
-        "out_bill_no": "WD1",
+        "out_bill_no": "WD20261206001",
         "transfer_bill_no": "1330000071100999991182020050700019480001",
         "create_time": "2026-12-06T16:00:00+08:00",
         "state": "WAIT_USER_CONFIRM",
         "package_info": "affffddafdfafddffda==",
     }
     fake.reply(200, answer)
-    bill = gateway.create_transfer("WD1", "o-demo-xiaomei", 200_000, "佣金提现", user_name="张三")
-    fake.reply(200, {**answer, "out_bill_no": "WD2"})
-    gateway.create_transfer("WD2", "o-demo-xiaomei", 199_999, "佣金提现", user_name="张三")
+    bill = gateway.create_transfer(
+        "WD20261206001", "o-demo-xiaomei", 200_000, "佣金提现", user_name="张三"
+    )
+    fake.reply(200, {**answer, "out_bill_no": "WD20261206002"})
+    gateway.create_transfer(
+        "WD20261206002", "o-demo-xiaomei", 199_999, "佣金提现", user_name="张三"
+    )
     big, small = fake.requests
     assert big["path"] == "/v3/fund-app/mch-transfer/transfer-bills"
     sent = json.loads(big["body"])
@@ -310,28 +314,32 @@ def test_a_transfer_of_2000_yuan_sends_the_name_encrypted_for_the_platform_key(
     for request in (big, small):
         check_signed(request, merchant_key)
     assert bill == TransferBill(
-        "WD1",
+        "WD20261206001",
         "1330000071100999991182020050700019480001",
         "WAIT_USER_CONFIRM",
         "affffddafdfafddffda==",
     )
     with pytest.raises(ValueError, match="real name"):
-        gateway.create_transfer("WD3", "o1", 200_000, "佣金提现")
+        gateway.create_transfer("WD20261206003", "o1", 200_000, "佣金提现")
 
 
 def test_transfer_query_and_cancel(fake, gateway, merchant_key):
-    fake.reply(200, {"out_bill_no": "WD1", "transfer_bill_no": "133", "state": "CANCELING"})
-    assert gateway.cancel_transfer("WD1").state == "CANCELING"
-    fake.reply(200, {"out_bill_no": "WD1", "transfer_bill_no": "133", "state": "CANCELLED"})
-    assert gateway.query_transfer("WD1").state == "CANCELLED"
+    fake.reply(
+        200, {"out_bill_no": "WD20261206001", "transfer_bill_no": "133", "state": "CANCELING"}
+    )
+    assert gateway.cancel_transfer("WD20261206001").state == "CANCELING"
+    fake.reply(
+        200, {"out_bill_no": "WD20261206001", "transfer_bill_no": "133", "state": "CANCELLED"}
+    )
+    assert gateway.query_transfer("WD20261206001").state == "CANCELLED"
     cancel, query = fake.requests
     assert (cancel["method"], cancel["path"]) == (
         "POST",
-        "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/WD1/cancel",
+        "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/WD20261206001/cancel",
     )
     assert (query["method"], query["path"]) == (
         "GET",
-        "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/WD1",
+        "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/WD20261206001",
     )
     for request in (cancel, query):
         check_signed(request, merchant_key)
@@ -354,7 +362,7 @@ def test_errors_are_unknown_outcome_or_refused_with_wechats_code(
 ):
     fake.reply(status, answer)
     with pytest.raises(error) as raised:
-        gateway.create_transfer("WD1", "o1", 1_250, "佣金提现")
+        gateway.create_transfer("WD20261206001", "o1", 1_250, "佣金提现")
     if code:
         assert raised.value.code == code and raised.value.status == status
 
@@ -362,7 +370,7 @@ def test_errors_are_unknown_outcome_or_refused_with_wechats_code(
 def test_a_success_whose_signature_fails_is_an_unknown_outcome(fake, gateway):
     fake.reply(200, {"prepay_id": "wx1"}, forge=True)
     with pytest.raises(PayOutcomeUnknown):
-        gateway.jsapi_prepay("T1", "商品", 100, "o1")
+        gateway.jsapi_prepay("FX20261206000001", "商品", 100, "o1")
 
 
 def test_no_answer_is_an_unknown_outcome(merchant_key, platform_key):
@@ -379,13 +387,13 @@ def test_no_answer_is_an_unknown_outcome(merchant_key, platform_key):
         timeout=(1, 1),
     )
     with pytest.raises(PayOutcomeUnknown):
-        gateway.refund("R1", "T1", 50, 100, "")
+        gateway.refund("R1", "FX20261206000001", 50, 100, "")
 
 
 @pytest.mark.parametrize("fen", [0, -1, 1.5, True, "100"])
 def test_amounts_are_positive_whole_fen(gateway, fen):
     with pytest.raises(ValueError):
-        gateway.jsapi_prepay("T1", "商品", fen, "o1")
+        gateway.jsapi_prepay("FX20261206000001", "商品", fen, "o1")
 
 
 # -- notifies in certificate mode (「平台证书」) -------------------------------------------------
@@ -409,7 +417,9 @@ def certificate(key, serial: int, days: tuple[int, int] = (-1, 365)) -> bytes:
 
 def signed_notify(key, serial: str, apiv3_key: str) -> tuple[dict, bytes]:
     nonce = secrets.token_hex(6)
-    resource = json.dumps({"out_trade_no": "T1", "transaction_id": "42", "trade_state": "SUCCESS"})
+    resource = json.dumps(
+        {"out_trade_no": "FX20261206000001", "transaction_id": "42", "trade_state": "SUCCESS"}
+    )
     sealed = AESGCM(apiv3_key.encode()).encrypt(nonce.encode(), resource.encode(), b"transaction")
     body = json.dumps(
         {
@@ -455,3 +465,21 @@ def test_certificate_mode_verifies_with_a_valid_certificate_and_finds_a_new_one(
     notice = verifier.verify(headers, body)
     assert notice.event_type == "TRANSACTION.SUCCESS"
     assert notice.resource["transaction_id"] == "42"
+
+
+@pytest.mark.parametrize(
+    ("call", "args"),
+    [
+        ("jsapi_prepay", ("T1/../x", "商品", 100, "o1")),
+        ("query_transaction", ("T12345?mchid=1",)),
+        ("close_transaction", ("short",)),
+        ("refund", ("R 1", "T123456", 1, 1, "")),
+        ("query_transfer", ("WD-2026-01",)),
+        ("cancel_transfer", ("WD1",)),
+        ("create_transfer", ("WD20261206001", "o1", 100, " ")),
+    ],
+)
+def test_numbers_and_remarks_wechat_would_refuse_never_leave(fake, gateway, call, args):
+    with pytest.raises(ValueError):
+        getattr(gateway, call)(*args)
+    assert fake.requests == []
