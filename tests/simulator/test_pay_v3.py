@@ -202,6 +202,44 @@ def test_spoiled_requests_answer_401_sign_error(served, merchant_pem):
     assert wrong_query.status_code == 404 and wrong_query.json()["code"] == "ORDER_NOT_EXIST"
 
 
+def test_wechatpayv3s_own_request_replayed_with_a_spoiled_part_is_401(
+    served, merchant_pem, monkeypatch
+):
+    app, _ = served
+    pay, openid = sdk(served, merchant_pem), new_user(app.test_client())
+    sent: list[dict] = []
+    real_post = requests.post
+
+    def recording_post(url, **kwargs):
+        sent.append({"url": url, **kwargs})
+        return real_post(url, **kwargs)
+
+    monkeypatch.setattr(requests, "post", recording_post)  # the module-level call the SDK makes
+    assert order(pay, openid)[0] == 200
+    monkeypatch.undo()
+    request_ = sent[0]
+    body = json.dumps(request_["json"])  # what wechatpayv3 signed and requests sent
+    headers = request_["headers"]
+
+    def replay(headers=headers, body=body):
+        return requests.post(request_["url"], data=body.encode(), headers=headers, timeout=5)
+
+    assert replay().status_code == 200  # the very same request again: the same prepay_id
+    auth = headers["Authorization"]
+    signature = auth.split('signature="')[1].split('"')[0]
+    serial = auth.split('serial_no="')[1].split('"')[0]
+    stamp = auth.split('timestamp="')[1].split('"')[0]
+    spoiled = {
+        "body": (headers, body.replace("9900", "9901")),
+        "signature": (headers | {"Authorization": auth.replace(signature, signature[::-1])}, body),
+        "serial": (headers | {"Authorization": auth.replace(serial, "0" * 40)}, body),
+        "timestamp": (headers | {"Authorization": auth.replace(stamp, str(int(stamp) - 1))}, body),
+    }
+    for name, (spoiled_headers, spoiled_body) in spoiled.items():
+        answer = replay(spoiled_headers, spoiled_body)
+        assert (answer.status_code, answer.json()["code"]) == (401, "SIGN_ERROR"), name
+
+
 def test_a_tampered_answer_fails_wechatpayv3s_check(served, merchant_pem):
     _, base = served
     pay = sdk(served, merchant_pem)
