@@ -222,16 +222,23 @@ def check_pay_v3(cfg: dict[str, Any]) -> None:
     try:
         serialization.load_pem_private_key(read_pem(cfg["WECHAT_PAY_PRIVATE_KEY"]).encode(), None)
     except (OSError, ValueError, TypeError) as e:
-        raise ConfigError(f"WECHAT_PAY_PRIVATE_KEY is not a readable PEM private key ({e})") from e
+        raise ConfigError(
+            f"WECHAT_PAY_PRIVATE_KEY is not a readable PEM private key ({one_line(e)})"
+        ) from e
     if has_public_key:
         try:
             serialization.load_pem_public_key(read_pem(cfg["WECHAT_PAY_PUBLIC_KEY"]).encode())
         except (OSError, ValueError) as e:
             raise ConfigError(
-                f"WECHAT_PAY_PUBLIC_KEY is not a readable PEM public key ({e})"
+                f"WECHAT_PAY_PUBLIC_KEY is not a readable PEM public key ({one_line(e)})"
             ) from e
     elif not Path(cfg["WECHAT_PAY_CERT_DIR"]).is_dir():
         raise ConfigError(f"WECHAT_PAY_CERT_DIR {cfg['WECHAT_PAY_CERT_DIR']!r} is not a directory")
+
+
+def one_line(error: Exception) -> str:
+    """cryptography's messages run over several lines; a ConfigError is one."""
+    return " ".join(str(error).split())[:200]
 
 
 def read_pem(value: str) -> str:

@@ -212,7 +212,7 @@ class WeChatPayV3:
         return cls(
             appid=config["WECHAT_APPID"],
             mchid=config["WECHAT_PAY_MCH_ID"],
-            private_key_pem=read_pem(config["WECHAT_PAY_PRIVATE_KEY"]),
+            private_key_pem=pkcs8(read_pem(config["WECHAT_PAY_PRIVATE_KEY"])),
             cert_serial=config["WECHAT_PAY_CERT_SERIAL"],
             apiv3_key=config["WECHAT_PAY_APIV3_KEY"],
             notify_base=config["WECHAT_PAY_NOTIFY_BASE"],
@@ -523,6 +523,17 @@ class NotifyVerifier:
         if not all(isinstance(v, str) for v in fields) or not fields[1]:
             raise NotifyMalformed("the notify lacks its id or event_type")
         return PayNotice(str(fields[0])[:64], fields[1][:32], fields[2][:32], data)
+
+
+def pkcs8(pem: str) -> str:
+    """The key as PKCS#8 PEM: wechatpayv3 reads only that form (WeChat's apiclient_key.pem is
+    PKCS#8), and an RSA PRIVATE KEY (PKCS#1) export would fail at the first request."""
+    key = serialization.load_pem_private_key(pem.encode(), None)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
 
 
 def certificate_keys(cert_dir: str) -> dict[str, Any]:

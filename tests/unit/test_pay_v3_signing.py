@@ -483,3 +483,28 @@ def test_numbers_and_remarks_wechat_would_refuse_never_leave(fake, gateway, call
     with pytest.raises(ValueError):
         getattr(gateway, call)(*args)
     assert fake.requests == []
+
+
+def test_a_pkcs1_private_key_works_as_well(fake, merchant_key, platform_key):
+    pkcs1 = merchant_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    assert pkcs1.startswith("-----BEGIN RSA PRIVATE KEY-----")
+    gateway = WeChatPayV3.from_config(
+        {
+            "WECHAT_APPID": APPID,
+            "WECHAT_PAY_MCH_ID": MCHID,
+            "WECHAT_PAY_PRIVATE_KEY": pkcs1,
+            "WECHAT_PAY_CERT_SERIAL": SERIAL,
+            "WECHAT_PAY_APIV3_KEY": "a" * 32,
+            "WECHAT_PAY_NOTIFY_BASE": "https://shop.example",
+            "WECHAT_PAY_V3_API_BASE": fake.base,
+            "WECHAT_PAY_PUBLIC_KEY": pem(platform_key, private=False),
+            "WECHAT_PAY_PUBLIC_KEY_ID": PUBLIC_KEY_ID,
+        }
+    )
+    fake.reply(200, {"out_bill_no": "WD20261206001", "state": "ACCEPTED"})
+    assert gateway.query_transfer("WD20261206001").state == "ACCEPTED"
+    check_signed(fake.requests[0], merchant_key)
