@@ -277,7 +277,9 @@ def v3_endpoint(api: str | None = None):
                     raise param_error("请求体不是UTF-8编码") from e
                 authenticate(keys, store.config, text)
                 body = parse_body(text)
-                fault = take_fault(store, ("SYSTEM_ERROR", "TIMEOUT"), api, body) if api else None
+                payer = body.get("payer") if isinstance(body.get("payer"), dict) else {}
+                fields = body | {"openid": body.get("openid") or payer.get("openid")}
+                fault = take_fault(store, ("SYSTEM_ERROR", "TIMEOUT"), api, fields) if api else None
                 if fault and fault["kind"] == "SYSTEM_ERROR" and not fault["applied"]:
                     raise V3Error(500, "SYSTEM_ERROR", "系统错误，请使用相同参数稍后重新调用")
                 with store.lock:

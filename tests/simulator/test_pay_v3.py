@@ -513,7 +513,10 @@ def test_system_error_and_timeout_on_create(served, merchant_pem, receiver):
     app, _ = served
     client, pay = app.test_client(), sdk(served, merchant_pem, receiver, timeout=0.5)
     openid = new_user(client)
-    client.post("/sim/pay/v3/faults", json={"kind": "SYSTEM_ERROR", "api": "jsapi"})
+    client.post("/sim/pay/v3/faults", json={"kind": "SYSTEM_ERROR", "openid": "o-someone-else"})
+    client.post(
+        "/sim/pay/v3/faults", json={"kind": "SYSTEM_ERROR", "api": "jsapi", "openid": openid}
+    )
     code, answer = order(pay, openid)
     assert code == 500 and answer["code"] == "SYSTEM_ERROR"
     assert client.get("/sim/pay/v3/orders/FX20261206001").status_code == 404
@@ -528,6 +531,12 @@ def test_system_error_and_timeout_on_create(served, merchant_pem, receiver):
         order(pay, openid)
     assert order(pay, openid)[0] == 200  # it was made; the same parameters answer it
     assert client.post("/sim/pay/v3/faults", json={"kind": "NOPE"}).status_code == 400
+    assert [f["times"] for f in client.get("/sim/pay/v3/faults").get_json()["faults"]] == [
+        1,
+        0,
+        0,
+        0,
+    ]  # the one for another openid is still waiting
 
 
 def test_bill_faults(served, merchant_pem, receiver):
