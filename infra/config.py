@@ -122,7 +122,7 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         cfg["WECHAT_PAY_NOTIFY_BASE"] = cfg["PUBLIC_BASE_URL"]
     if mode in ("demo", "test"):
         demo_pay_keys(instance, cfg)
-    elif cfg.get("WECHAT_PAY_MCH_ID"):
+    elif cfg.get("WECHAT_PAY_MCH_ID") and not legacy_v2_only(cfg):
         check_pay_v3(cfg)
     cfg["TESTING"] = mode == "test" or bool(cfg.get("TESTING"))
     cfg["WECHAT_MAX_CLOCK_SKEW"] = int(cfg["WECHAT_MAX_CLOCK_SKEW"])
@@ -204,6 +204,20 @@ PAY_V3_REQUIRED = ("WECHAT_PAY_PRIVATE_KEY", "WECHAT_PAY_CERT_SERIAL", "WECHAT_P
 # and must answer with this id in Wechatpay-Serial (or the lead sets WECHAT_PAY_PUBLIC_KEY_ID).
 DEMO_PAY_PUBLIC_KEY_ID = "PUB_KEY_ID_0119000001092026FENXIAODEMO"
 PAY_KEY_DIR = "wechat_pay"
+
+
+PAY_V3_NAMES = (
+    *PAY_V3_REQUIRED,
+    "WECHAT_PAY_PUBLIC_KEY",
+    "WECHAT_PAY_PUBLIC_KEY_ID",
+    "WECHAT_PAY_CERT_DIR",
+)
+
+
+def legacy_v2_only(cfg: Mapping[str, Any]) -> bool:
+    """A deployment that pays through WeChat Pay v2 (its API key set) and names nothing of
+    APIv3 keeps starting as it did; a change of channel comes with the APIv3 set."""
+    return bool(cfg.get("WECHAT_PAY_API_KEY")) and not any(cfg.get(n) for n in PAY_V3_NAMES)
 
 
 def check_pay_v3(cfg: dict[str, Any]) -> None:

@@ -61,6 +61,15 @@ def test_production_without_pay_still_starts():
     assert cfg["WECHAT_PAY_NOTIFY_BASE"] == cfg["PUBLIC_BASE_URL"]
 
 
+def test_a_v2_only_deployment_still_starts_and_any_apiv3_name_asks_for_the_whole_set():
+    v2 = {**BASE, "WECHAT_PAY_MCH_ID": "1900000109", "WECHAT_PAY_API_KEY": "k" * 32}
+    assert load_config(v2)["WECHAT_PAY_MCH_ID"] == "1900000109"
+    with pytest.raises(ConfigError, match="WECHAT_PAY_PRIVATE_KEY"):
+        load_config({**v2, "WECHAT_PAY_APIV3_KEY": "0123456789abcdef0123456789abcdef"})
+    with pytest.raises(ConfigError, match="WECHAT_PAY_APIV3_KEY"):
+        load_config({**BASE, "WECHAT_PAY_MCH_ID": "1900000109"})  # neither v2 nor v3
+
+
 def test_production_with_a_complete_set_starts(key_files):
     cfg = load_config({**full(key_files), "PUBLIC_BASE_URL": "https://fx.example"})
     assert cfg["WECHAT_PAY_NOTIFY_BASE"] == "https://fx.example"
