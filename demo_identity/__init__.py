@@ -15,6 +15,10 @@ DEMO_WECHAT = {
     "WECHAT_PAY_API_KEY": "fenxiaodemopaykey000000000000000",
 }
 
+# WeChat Pay APIv3's platform public key id in the demo: the simulator signs under it, the app
+# expects it in Wechatpay-Serial (the key pair itself is made at run time, never committed).
+DEMO_PAY_PUBLIC_KEY_ID = "PUB_KEY_ID_0119000001092026FENXIAODEMO"
+
 PEOPLE = {  # openid: nickname
     "o-demo-xiaomei": "小美",
     "o-demo-aqiang": "阿强",

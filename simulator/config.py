@@ -11,13 +11,14 @@ from collections.abc import Mapping
 from typing import Any
 
 # The demo credentials are the fallback: the simulator is never WeChat itself.
-from demo_identity import DEMO_WECHAT, PEOPLE
+from demo_identity import DEMO_PAY_PUBLIC_KEY_ID, DEMO_WECHAT, PEOPLE
 
 DAY = 86400
 
 # name -> (default, type); strings from the environment are converted with the type.
 SETTINGS: dict[str, tuple[Any, type]] = {
     "FENXIAO_MODE": ("demo", str),
+    "INSTANCE_PATH": (None, str),  # the app's instance folder (demo: its WeChat Pay keys)
     "PUBLIC_BASE_URL": (None, str),
     "WECHAT_TOKEN": (DEMO_WECHAT["WECHAT_TOKEN"], str),
     "WECHAT_APPID": (DEMO_WECHAT["WECHAT_APPID"], str),
@@ -51,10 +52,11 @@ SETTINGS: dict[str, tuple[Any, type]] = {
     "WECHAT_PAY_APIV3_KEY": (None, str),  # else SIM_PAYV3_KEY_DIR/apiv3_key, else a demo key
     "WECHAT_PAY_PRIVATE_KEY": (None, str),
     "WECHAT_PAY_CERT_SERIAL": (None, str),
-    "WECHAT_PAY_PUBLIC_KEY_ID": (None, str),  # default: a generated PUB_KEY_ID_...
+    "WECHAT_PAY_PUBLIC_KEY_ID": (DEMO_PAY_PUBLIC_KEY_ID, str),
     "SIM_PAYV3_MERCHANT_PUBLIC_KEY": (None, str),  # or the merchant's public key or certificate
-    # The app's demo key folder (instance/wechat_pay): the merchant's public key and APIv3 key are
-    # read from it when they appear; the platform key pair is kept and published in it.
+    # The app's demo key folder: the merchant's public key and APIv3 key are read from it when
+    # they appear; the platform key pair is kept and published in it. Demo mode's default is
+    # INSTANCE_PATH/wechat_pay, where the app's demo writes them.
     "SIM_PAYV3_KEY_DIR": (None, str),
     "SIM_PAYV3_PLATFORM_KEY": (None, str),  # PEM text or file; default: generated at start
     "SIM_PAYV3_SERIAL_MODE": ("public_key", str),  # or "certificate": what Wechatpay-Serial names
@@ -85,6 +87,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     for name in ("SIM_NOTIFY_RETRY_DELAYS", "SIM_PAYV3_NOTIFY_RETRY_DELAYS"):
         if isinstance(cfg[name], str):
             cfg[name] = [float(d) for d in cfg[name].split(",") if d.strip()]
+    if not cfg.get("SIM_PAYV3_KEY_DIR") and cfg["FENXIAO_MODE"] == "demo" and cfg["INSTANCE_PATH"]:
+        cfg["SIM_PAYV3_KEY_DIR"] = os.path.join(cfg["INSTANCE_PATH"], "wechat_pay")
     # Uploads over the media limit must reach the view, which answers like WeChat (40009).
     cfg.setdefault("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
     cfg["SIM_SEED_USERS"] = seed_users(cfg)

@@ -615,11 +615,9 @@ def test_the_apps_gateway_and_verifier_against_the_simulator(make_sim, tmp_path)
     cfg = {"WECHAT_APPID": APPID, "WECHAT_PAY_MCH_ID": MCH_ID}
     demo_pay_keys(tmp_path, cfg)  # the app writes its key pair and APIv3 key to the folder
     folder = tmp_path / "wechat_pay"
-    app = make_sim(
-        SIM_PAYV3_KEY_DIR=str(folder),
-        WECHAT_PAY_PUBLIC_KEY_ID=cfg["WECHAT_PAY_PUBLIC_KEY_ID"],
-        SIM_PAYV3_REFUND_SECONDS=0.05,
-    )
+    # Demo mode: the key folder is INSTANCE_PATH/wechat_pay and the public key id is the demo's.
+    app = make_sim(FENXIAO_MODE="demo", INSTANCE_PATH=str(tmp_path), SIM_PAYV3_REFUND_SECONDS=0.05)
+    assert app.config["SIM_PAYV3_KEY_DIR"] == str(folder)
     assert (folder / "platform_public_key.pem").exists()  # the simulator publishes its key
     client = app.test_client()
     openid = new_user(client)
@@ -649,6 +647,9 @@ def test_the_apps_gateway_and_verifier_against_the_simulator(make_sim, tmp_path)
             time.sleep(0.02)
         kinds = sorted(k for k, _ in receiver.notices)
         assert kinds == ["refund", "transaction", "transfer"]
+    restarted = make_sim(FENXIAO_MODE="demo", INSTANCE_PATH=str(tmp_path))  # the same key pair
+    key = restarted.test_client().get("/sim/pay/v3/keys").get_json()["public_key"]
+    assert key == (folder / "platform_public_key.pem").read_text()
 
 
 def test_the_bridge_script_opens_the_pages(make_sim):
