@@ -174,8 +174,12 @@ def demo_serial(public_pem: str) -> str:
 
 
 def _write(path: Path, text: str) -> None:
+    """Written aside and renamed into place: the app never reads half a key."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    aside.write_text(text)
+    os.chmod(aside, 0o600)
+    os.replace(aside, path)
 
 
 def _text_or_file(value: str | None) -> str | None:
@@ -494,7 +498,8 @@ def close(store: Store, body: dict[str, Any], out_trade_no: str):
     if order is None:
         raise V3Error(404, "ORDER_NOT_EXIST", "订单不存在")
     if order["state"] in ("SUCCESS", "REFUND"):
-        raise V3Error(400, "ORDERPAID", "订单已支付，不能关闭")
+        # v3's close documents no ORDERPAID (v2's code): INVALID_REQUEST is its generic refusal.
+        raise V3Error(400, "INVALID_REQUEST", "订单已支付，不能关闭")
     order["state"] = "CLOSED"
     return 204, None
 

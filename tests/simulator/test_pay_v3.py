@@ -312,7 +312,7 @@ def test_prepay_pay_on_the_cashier_page_notify_query_close(served, merchant_pem,
     code, text = pay.query(transaction_id=paid["transaction_id"])
     assert code == 200 and json.loads(text)["out_trade_no"] == "FX20261206001"
     code, text = pay.close("FX20261206001")
-    assert code == 400 and json.loads(text)["code"] == "ORDERPAID"
+    assert code == 400 and json.loads(text)["code"] == "INVALID_REQUEST"
     # a second order: the person cancels on the sheet, then the shop closes it
     prepay_id = order(pay, openid, "FX20261206003", 500)[1]["prepay_id"]
     cancel = {
