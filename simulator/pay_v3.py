@@ -46,7 +46,7 @@ TRADE_STATE_DESC = {
     "CLOSED": "已关闭",
 }
 DEMO_APIV3_KEY = "fenxiaodemoapiv3key0000000000000"  # 32 bytes; never valid on WeChat
-OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-*|]{6,32}$")
+OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-*]{6,32}$")
 
 
 class V3Error(Exception):
@@ -397,7 +397,7 @@ def jsapi(store: Store, body: dict[str, Any]):
     if (body["appid"], body["mchid"]) != (cfg["WECHAT_APPID"], cfg["WECHAT_PAY_MCH_ID"]):
         raise V3Error(400, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配，请检查后再试")
     if not OUT_TRADE_NO.match(str(body["out_trade_no"])):
-        raise param_error("out_trade_no 须为6-32位数字、大小写字母或_-*|")
+        raise param_error("out_trade_no 须为6-32位数字、大小写字母或_-*")
     if len(str(body["description"])) > 127:
         raise param_error("description 长度不能超过127个字符")
     check_notify_url(body["notify_url"])

@@ -585,6 +585,12 @@ def test_notify_lost_and_duplicated(served, merchant_pem, receiver):
 def test_the_driver_can_make_the_merchant_key(make_sim):
     app = make_sim()
     client = app.test_client()
+    header = (
+        f'WECHATPAY2-SHA256-RSA2048 mchid="{MCH_ID}",nonce_str="n",signature="c2ln",'
+        f'timestamp="{int(time.time())}",serial_no="{MERCHANT_SERIAL}"'
+    )
+    unknown = client.get("/v3/refund/domestic/refunds/RF1", headers={"Authorization": header})
+    assert (unknown.status_code, unknown.get_json()["code"]) == (401, "SIGN_ERROR")  # no key yet
     made = client.post("/sim/pay/v3/merchant", json={"generate": True}).get_json()
     assert made["private_key"].startswith("-----BEGIN PRIVATE KEY-----")
     keys = client.get("/sim/pay/v3/keys").get_json()
