@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from infra.db import insert_ignore, unit_of_work
-from models import PayNotification, Refund, Withdrawal, db
+from models import Order, PayNotification, Refund, Withdrawal, db
 from models.errors import NotFound, OrderError
 from models.payments import REFUND, TRANSACTION, TRANSFER
 from services import orders
@@ -138,17 +138,33 @@ def _transaction(resource: dict[str, Any], parsed: _Parsed) -> str:
 
 
 def _refund(resource: dict[str, Any], parsed: _Parsed) -> str:
-    """「退款结果通知」: recorded. Reversing commissions stays with services.orders.refund_order,
-    called when the refund is asked for; the engine's hook on REFUND.ABNORMAL/CLOSED (money not
-    returned after all) is a follow-up."""
-    known = db.session.scalar(select(Refund.id).where(Refund.refund_no == parsed.out_no))
+    """「退款结果通知」: REFUND.SUCCESS books the refund in the engine once, which reverses the
+    refunded lines' commissions in proportion (services.orders.refund_order, idempotent on the
+    refund number, so a refund the merchant already booked is not booked twice). A refund that
+    ends CLOSED or ABNORMAL moved no money: recorded and logged, nothing reversed."""
+    if parsed.state != "SUCCESS":
+        log.warning("WeChat Pay refund %s ended %s", parsed.out_no, parsed.state)
+        return f"refund_{parsed.state.lower()}"[:32]
+    order_no = resource.get("out_trade_no")
+    refunded = (resource.get("amount") or {}).get("refund")
+    if not isinstance(order_no, str) or not isinstance(refunded, int) or isinstance(refunded, bool):
+        raise NotifyMalformed("the refund resource lacks out_trade_no or amount.refund")
+    if refunded <= 0:
+        raise NotifyMalformed("the refund resource's amount.refund is not positive")
+    order_id = db.session.scalar(select(Order.id).where(Order.order_no == order_no))
+    booked = db.session.scalar(select(Refund.id).where(Refund.refund_no == parsed.out_no))
     db.session.rollback()
-    if known is None:
-        log.warning(
-            "WeChat Pay refund %s for unknown refund number %s", parsed.resource_id, parsed.out_no
-        )
-        return "unknown_refund"
-    return f"refund_{parsed.state.lower()}"[:32]
+    if order_id is None:
+        log.error("WeChat Pay refunded %s for unknown order %s", parsed.out_no, order_no)
+        return "unknown_order"
+    if booked is not None:
+        return "refund_booked_before"
+    try:
+        orders.refund_order(order_id, parsed.out_no, amount_fen=refunded, reason="微信支付退款")
+    except OrderError as e:
+        log.error("WeChat Pay refund %s for order %s not booked: %s", parsed.out_no, order_no, e)
+        return str(e.params.get("reason") or "refused")[:32]
+    return "reversed"
 
 
 def _transfer(resource: dict[str, Any], parsed: _Parsed) -> str:

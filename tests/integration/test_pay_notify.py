@@ -18,10 +18,18 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import func, select
 
-from models import Order, Payment, PayNotification, db
+from models import Commission, Order, Payment, PayNotification, Refund, db
 from services import hot_reads, orders
 from tests.conftest import test_config
-from tests.factories import make_product, make_user, set_policy
+from tests.factories import (
+    make_chain,
+    make_distributor,
+    make_paid_order,
+    make_product,
+    make_shopper,
+    make_user,
+    set_policy,
+)
 from web import create_app
 
 PUBLIC_KEY_ID = "PUB_KEY_ID_0114232282062025050100000001"
@@ -327,8 +335,66 @@ def test_refund_and_transfer_notifies_are_recorded_once(app, client, wechat, ord
         rows = db.session.execute(
             select(PayNotification.kind, PayNotification.outcome).order_by(PayNotification.kind)
         ).all()
-    # Neither number is known to the engine yet (no refund_order, no withdrawal): recorded so.
-    assert [tuple(r) for r in rows] == [("refund", "unknown_refund"), ("transfer", "unknown_bill")]
+    # The order was never paid, so the engine refuses the refund; the bill is no withdrawal's.
+    assert [tuple(r) for r in rows] == [("refund", "not_refundable"), ("transfer", "unknown_bill")]
+
+
+def refund_resource(order_no: str, total: int, refunded: int, state: str = "SUCCESS") -> dict:
+    return {
+        "mchid": MCH_ID,
+        "out_trade_no": order_no,
+        "transaction_id": "4200000000000000000002",
+        "out_refund_no": "RF" + order_no,
+        "refund_id": "50000000000000000000002",
+        "refund_status": state,
+        "success_time": "2026-12-06T16:05:00+08:00",
+        "amount": {
+            "total": total,
+            "refund": refunded,
+            "payer_total": total,
+            "payer_refund": refunded,
+        },
+    }
+
+
+def test_a_partial_refund_notify_reverses_the_commissions_in_proportion_once(app, client, wechat):
+    with app.app_context():
+        _top, middle = make_chain(2)
+        shopper = make_shopper(bound_to=middle)
+        order = make_paid_order(shopper, [(make_product(price_fen=10_000).id, 1)])
+        order_id, order_no, total = order.id, order.order_no, order.payable_fen
+        before = {
+            c.level: (c.amount_fen, c.reversed_fen)
+            for c in db.session.scalars(select(Commission).where(Commission.order_id == order_id))
+        }
+        db.session.rollback()
+    assert before == {1: (1_000, 0), 2: (500, 0)}  # 10 % and 5 % of ¥100.00
+    body = wechat.body("REFUND.SUCCESS", refund_resource(order_no, total, total // 4), "refund")
+    for _ in range(3):
+        assert post(client, "refund", body, wechat.headers(body)).status_code == 204
+    with app.app_context():
+        after = {
+            c.level: c.reversed_fen
+            for c in db.session.scalars(select(Commission).where(Commission.order_id == order_id))
+        }
+        refunds = db.session.scalars(select(Refund)).all()
+        outcome = db.session.scalar(select(PayNotification.outcome))
+    assert after == {1: 250, 2: 125}  # a quarter refunded, a quarter reversed, once
+    assert [(r.refund_no, r.amount_fen) for r in refunds] == [("RF" + order_no, total // 4)]
+    assert outcome == "reversed"
+
+
+def test_a_refund_that_ended_closed_reverses_nothing(app, client, wechat):
+    with app.app_context():
+        shopper = make_shopper(bound_to=make_distributor())
+        order = make_paid_order(shopper, [(make_product(price_fen=10_000).id, 1)])
+        order_no, total = order.order_no, order.payable_fen
+    resource = refund_resource(order_no, total, total, state="CLOSED")
+    body = wechat.body("REFUND.CLOSED", resource, "refund")
+    assert post(client, "refund", body, wechat.headers(body)).status_code == 204
+    with app.app_context():
+        assert db.session.scalars(select(Refund)).all() == []
+        assert db.session.scalar(select(PayNotification.outcome)) == "refund_closed"
 
 
 def test_without_the_platform_key_a_notify_fails_so_wechat_retries(
