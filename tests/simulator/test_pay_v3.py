@@ -663,3 +663,28 @@ def test_the_bridge_script_opens_the_pages(make_sim):
     assert script.status_code == 200 and "javascript" in script.content_type
     text = script.get_data(as_text=True)
     assert "getBrandWCPayRequest" in text and "requestMerchantTransfer" in text
+
+
+def test_v3crypto_against_wechatpayv3s_primitives():
+    from wechatpayv3.utils import aes_decrypt, load_public_key, rsa_encrypt, rsa_verify
+
+    key = v3crypto.generate_key()
+    resource = v3crypto.aead_encrypt(APIV3_KEY, '{"分":1}', "transaction")
+    assert aes_decrypt(resource["nonce"], resource["ciphertext"], "transaction", APIV3_KEY) == (
+        '{"分":1}'
+    )
+    public = load_public_key(v3crypto.public_pem(key.public_key()))
+    assert v3crypto.oaep_decrypt(key, rsa_encrypt("张三", public)) == "张三"
+    headers = v3crypto.answer_headers(key, "PUB_KEY_ID_X", "{}")
+    args = (headers["Wechatpay-Timestamp"], headers["Wechatpay-Nonce"], "{}")
+    assert rsa_verify(*args, headers["Wechatpay-Signature"], public)
+    for bad in (
+        "",
+        "Basic x",
+        'WECHATPAY2-SHA256-RSA2048 mchid="1"',
+        "WECHATPAY2-SHA256-RSA2048 x",
+    ):
+        with pytest.raises(v3crypto.V3CryptoError):
+            v3crypto.parse_authorization(bad)
+    with pytest.raises(v3crypto.V3CryptoError):
+        v3crypto.aead_decrypt("y" * 32, resource["nonce"], resource["ciphertext"], "transaction")
