@@ -13,7 +13,7 @@ import click
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from demo_identity import DEMO_WECHAT
+from demo_identity import DEMO_PAY_PUBLIC_KEY_ID, DEMO_WECHAT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = REPO_ROOT / "instance"
@@ -200,9 +200,6 @@ def persisted_secret_key(instance: Path) -> str:
 # the mode WeChat gives new merchants) or a directory of platform certificates (「平台证书」).
 V3_API_BASE = "https://api.mch.weixin.qq.com"
 PAY_V3_REQUIRED = ("WECHAT_PAY_PRIVATE_KEY", "WECHAT_PAY_CERT_SERIAL", "WECHAT_PAY_APIV3_KEY")
-# The demo's and the tests' platform public key id; the simulator signs with its own key pair
-# and must answer with this id in Wechatpay-Serial (or the lead sets WECHAT_PAY_PUBLIC_KEY_ID).
-DEMO_PAY_PUBLIC_KEY_ID = "PUB_KEY_ID_0119000001092026FENXIAODEMO"
 PAY_KEY_DIR = "wechat_pay"
 
 
