@@ -18,6 +18,8 @@ COMMISSION_REVERSED = "commission_reversed"
 WITHDRAWAL_PAID = "withdrawal_paid"
 WITHDRAWAL_FAILED = "withdrawal_failed"
 WITHDRAWAL_REJECTED = "withdrawal_rejected"
+# A 商家转账 bill waits for the distributor to confirm receipt (with the confirm page's url).
+WITHDRAWAL_WAITING_USER = "withdrawal_waiting_user"
 TIER_UPGRADED = "tier_upgraded"
 
 

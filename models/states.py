@@ -20,10 +20,16 @@ COMMISSION = {
     "available": {"reversed"},
     "reversed": set(),
 }
+# paying: the transfer is being made (v2, or a 商家转账 bill accepted or processing);
+# waiting_user: the 商家转账 bill waits for the user to confirm receipt in WeChat (and, once
+# confirmed, for WeChat to pay: TRANSFERING does not move it back);
+# cancelling: the merchant asked WeChat to cancel an unconfirmed bill (models.transfer_bills).
 WITHDRAWAL = {
     "requested": {"approved", "rejected"},
     "approved": {"paying"},
-    "paying": {"paid", "failed"},
+    "paying": {"paid", "failed", "waiting_user", "cancelling"},
+    "waiting_user": {"paid", "failed", "cancelling"},
+    "cancelling": {"paid", "failed"},
     "paid": set(),
     "failed": set(),
     "rejected": set(),

@@ -24,6 +24,10 @@ class Merchant(Base):
         ),
         CheckConstraint("withdraw_min_fen >= 1", name="withdraw_min"),
         CheckConstraint("withdraw_fee_bps BETWEEN 0 AND 10000", name="withdraw_fee"),
+        CheckConstraint(
+            "payout_channel IN ('transfer_bills', 'wechat_v2', 'manual')", name="payout_channel"
+        ),
+        CheckConstraint("transfer_cancel_minutes >= 1", name="transfer_cancel_minutes"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,6 +44,11 @@ class Merchant(Base):
     # Requests up to this amount are paid without review; None: every request is reviewed.
     withdraw_auto_approve_max_fen: Mapped[int | None] = mapped_column(BigInteger, default=20_000)
     withdraw_channels: Mapped[list] = mapped_column(JSON, default=lambda: ["wechat", "bank"])
+    # How wallet withdrawals are paid: 商家转账 (transfer_bills), 企业付款到零钱 (wechat_v2) or by
+    # hand (manual); see models.transfer_bills and docs/money.md.
+    payout_channel: Mapped[str] = mapped_column(String(16), default="transfer_bills")
+    # A 商家转账 bill the user has not confirmed is cancelled after this long (money returned).
+    transfer_cancel_minutes: Mapped[int] = mapped_column(Integer, default=24 * 60)
     auto_confirm_days: Mapped[int] = mapped_column(Integer, default=10)
     unpaid_cancel_minutes: Mapped[int] = mapped_column(Integer, default=30)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, TZDateTime, utcnow
@@ -36,6 +36,15 @@ class Withdrawal(StatusMixin, Base):
     reviewed_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     failed_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    # How it is paid (models.transfer_bills: transfer_bills, wechat_v2, manual), fixed when the
+    # payout starts so that a change of the merchant's channel never pays it a second way.
+    payout_via: Mapped[str | None] = mapped_column(String(16))
+    # 商家转账: the bill's last known state, the package for the user's confirm page, when it
+    # started waiting for the user, and when WeChat was last heard about it.
+    bill_state: Mapped[str | None] = mapped_column(String(24))
+    package_info: Mapped[str | None] = mapped_column(Text)
+    waiting_since: Mapped[datetime | None] = mapped_column(TZDateTime)
+    bill_checked_at: Mapped[datetime | None] = mapped_column(TZDateTime)
 
     @property
     def net_fen(self) -> int:

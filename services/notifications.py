@@ -14,6 +14,7 @@ from models.events import (
     WITHDRAWAL_FAILED,
     WITHDRAWAL_PAID,
     WITHDRAWAL_REJECTED,
+    WITHDRAWAL_WAITING_USER,
 )
 from services.events import subscribe
 
@@ -27,6 +28,7 @@ NOTIFIED_KINDS = (
     WITHDRAWAL_PAID,
     WITHDRAWAL_FAILED,
     WITHDRAWAL_REJECTED,
+    WITHDRAWAL_WAITING_USER,
     TIER_UPGRADED,
 )
 

@@ -19,11 +19,11 @@ from flask import current_app
 from sqlalchemy import select
 
 from infra.db import insert_ignore, unit_of_work
-from models import Order, PayNotification, Refund, Withdrawal, db
+from models import Order, PayNotification, Refund, db
 from models.errors import NotFound, OrderError
 from models.payments import REFUND, TRANSACTION, TRANSFER
-from services import orders
-from wechat.pay_v3 import NotifyMalformed, PayNotice
+from services import orders, withdrawals
+from wechat.pay_v3 import NotifyMalformed, PayNotice, TransferBill
 
 log = logging.getLogger(__name__)
 
@@ -168,14 +168,26 @@ def _refund(resource: dict[str, Any], parsed: _Parsed) -> str:
 
 
 def _transfer(resource: dict[str, Any], parsed: _Parsed) -> str:
-    """「商家转账回调通知」 MCHTRANSFER.BILL.FINISHED: recorded. Withdrawals move to 商家转账 in a
-    later step; until then wechat.payouts (v2) settles them."""
-    known = db.session.scalar(select(Withdrawal.id).where(Withdrawal.out_bill_no == parsed.out_no))
-    db.session.rollback()
-    if known is None:
+    """「商家转账回调通知」 MCHTRANSFER.BILL.FINISHED: the bill's final state applied to its
+    withdrawal once (services.withdrawals.record_bill, under the withdrawal's row lock: SUCCESS
+    held -> paid out, FAIL or CANCELLED held -> available; a repeat or a concurrent delivery
+    finds it settled and moves nothing)."""
+    withdrawal_id = withdrawals.by_out_bill_no(parsed.out_no)
+    if withdrawal_id is None:
         log.warning("WeChat Pay transfer %s for unknown bill %s", parsed.resource_id, parsed.out_no)
         return "unknown_bill"
-    return f"transfer_{parsed.state.lower()}"[:32]
+    fail_reason = resource.get("fail_reason")
+    bill = TransferBill(
+        out_bill_no=parsed.out_no,
+        transfer_bill_no=parsed.resource_id,
+        state=parsed.state,
+        fail_reason=fail_reason if isinstance(fail_reason, str) else None,
+    )
+    before = withdrawals.status_of(withdrawal_id)
+    after = withdrawals.record_bill(withdrawal_id, bill).status
+    if after == before:
+        return f"transfer_{parsed.state.lower()}"[:32]
+    return f"withdrawal_{after}"[:32]
 
 
 def _time(value) -> datetime | None:

@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import func, or_, select
 
 from infra.clock import china_day, china_day_start, now
 from infra.db import for_update, locked_or_not_found, unit_of_work
 from infra.jobs import enqueue_after_commit
 from models import Distributor, LedgerAccount, Merchant, Withdrawal, db
 from models.errors import ChannelUnavailable, DistributorNotActive, NotFound
-from models.events import WITHDRAWAL_FAILED, WITHDRAWAL_PAID, WITHDRAWAL_REJECTED
+from models.events import (
+    WITHDRAWAL_FAILED,
+    WITHDRAWAL_PAID,
+    WITHDRAWAL_REJECTED,
+    WITHDRAWAL_WAITING_USER,
+)
 from models.ledger import AVAILABLE, FEE_INCOME, HELD, PAID_OUT, account_key
+from models.transfer_bills import (
+    FAILED,
+    MANUAL,
+    OPEN_STATES,
+    PAID,
+    TRANSFER_BILLS,
+    WAITING_USER,
+    WECHAT_V2,
+    next_status,
+)
 from models.withdrawal_terms import (
     Refusal,
     WithdrawalPolicy,
@@ -23,10 +40,24 @@ from models.withdrawal_terms import (
 from services.events import record_event
 from services.ledger import Leg, ensure_accounts, post
 from services.merchant import merchant
+from wechat.pay_v3 import TransferBill
 from wechat.payouts import TransferRequest, TransferResult
 
 PAYOUT_JOB = "workers.payouts.pay_withdrawal"
-COUNTED_STATES = ("requested", "approved", "paying", "paid")
+COUNTED_STATES = ("requested", "approved", "paying", "waiting_user", "cancelling", "paid")
+TRANSFER_REMARK = "分销佣金提现"
+
+
+@dataclass(frozen=True)
+class PayoutStart(TransferRequest):
+    """The transfer to make, and the channel it goes through (fixed on the withdrawal)."""
+
+    via: str = WECHAT_V2
+
+
+def confirm_url(withdrawal_id: int) -> str:
+    """The distributor's page that asks WeChat to confirm receipt of a 商家转账 bill."""
+    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/me/withdrawals/{withdrawal_id}"
 
 
 def new_out_bill_no(at: datetime) -> str:
@@ -168,21 +199,32 @@ def _release(withdrawal: Withdrawal, why: str) -> None:
     )
 
 
-def start_payout(withdrawal_id: int) -> TransferRequest | None:
+def start_payout(withdrawal_id: int) -> PayoutStart | None:
     """Mark the withdrawal as paying (again, on a retry) and return the transfer to make, or
-    None when there is nothing to do (already paid or failed, or not a wallet payout)."""
+    None when there is nothing to do (already paid, failed or waiting for the user, not a
+    wallet payout, or paid by hand). The channel is fixed on the withdrawal the first time, so
+    a later change of the merchant's channel never pays it a second way; the out-bill number,
+    openid, amount and remark are the same on every retry."""
     with unit_of_work():
         withdrawal = _locked(withdrawal_id)
         if withdrawal.status not in ("approved", "paying") or withdrawal.channel != "wechat":
             return None
+        if withdrawal.payout_via is None:
+            withdrawal.payout_via = merchant().payout_channel
+        if withdrawal.payout_via == MANUAL:
+            return None  # the merchant pays it and records it with `withdrawal mark-paid`
         if withdrawal.status == "approved":
             withdrawal.set_status("paying")
         withdrawal.attempts += 1
         distributor = db.session.get(Distributor, withdrawal.distributor_id)
-        request = TransferRequest(
-            withdrawal.out_bill_no, distributor.user.openid, withdrawal.net_fen, "分销佣金提现"
+        start = PayoutStart(
+            withdrawal.out_bill_no,
+            distributor.user.openid,
+            withdrawal.net_fen,
+            TRANSFER_REMARK,
+            via=withdrawal.payout_via,
         )
-    return request
+    return start
 
 
 def finish_payout(withdrawal_id: int, result: TransferResult) -> Withdrawal:
@@ -191,38 +233,184 @@ def finish_payout(withdrawal_id: int, result: TransferResult) -> Withdrawal:
         withdrawal = _locked(withdrawal_id)
         if withdrawal.status != "paying":
             return withdrawal  # a concurrent run already recorded it
-        d = withdrawal.distributor_id
         if result.ok:
-            withdrawal.set_status("paid")
-            withdrawal.paid_at, withdrawal.provider_ref = now(), result.provider_ref
-            ensure_accounts(None)
-            post(
-                "withdrawal_paid",
-                f"withdrawal:{withdrawal.out_bill_no}:paid",
-                [
-                    Leg(account_key(HELD, d), -withdrawal.amount_fen),
-                    Leg(account_key(PAID_OUT, d), withdrawal.net_fen),
-                    Leg(account_key(FEE_INCOME), withdrawal.fee_fen),
-                ],
-            )
-            record_event(
-                WITHDRAWAL_PAID,
-                d,
-                out_bill_no=withdrawal.out_bill_no,
-                amount_fen=withdrawal.net_fen,
-            )
+            _paid(withdrawal, result.provider_ref)
         else:
-            withdrawal.set_status("failed", (result.reason or "")[:200])
-            withdrawal.failed_at, withdrawal.reason = now(), (result.reason or "failed")[:200]
-            _release(withdrawal, "failed")
-            record_event(
-                WITHDRAWAL_FAILED,
-                d,
-                out_bill_no=withdrawal.out_bill_no,
-                amount_fen=withdrawal.amount_fen,
-                reason=withdrawal.reason,
-            )
+            _failed(withdrawal, result.reason or "failed")
     return withdrawal
+
+
+def _paid(withdrawal: Withdrawal, provider_ref: str | None, note: str | None = None) -> None:
+    d = withdrawal.distributor_id
+    withdrawal.set_status(PAID, note)
+    withdrawal.paid_at, withdrawal.provider_ref = now(), provider_ref
+    withdrawal.package_info = None
+    ensure_accounts(None)
+    post(
+        "withdrawal_paid",
+        f"withdrawal:{withdrawal.out_bill_no}:paid",
+        [
+            Leg(account_key(HELD, d), -withdrawal.amount_fen),
+            Leg(account_key(PAID_OUT, d), withdrawal.net_fen),
+            Leg(account_key(FEE_INCOME), withdrawal.fee_fen),
+        ],
+    )
+    record_event(
+        WITHDRAWAL_PAID,
+        d,
+        out_bill_no=withdrawal.out_bill_no,
+        amount_fen=withdrawal.net_fen,
+    )
+
+
+def _failed(withdrawal: Withdrawal, reason: str) -> None:
+    withdrawal.set_status(FAILED, reason[:200])
+    withdrawal.failed_at, withdrawal.reason = now(), (reason or "failed")[:200]
+    withdrawal.package_info = None
+    _release(withdrawal, "failed")
+    record_event(
+        WITHDRAWAL_FAILED,
+        withdrawal.distributor_id,
+        out_bill_no=withdrawal.out_bill_no,
+        amount_fen=withdrawal.amount_fen,
+        reason=withdrawal.reason,
+    )
+
+
+# -- 商家转账 bills ----------------------------------------------------------------------------
+
+# Why a bill failed, in words the distributor reads (WeChat's fail_reason codes); the code is
+# kept as it is when it is not one of these.
+FAIL_REASONS = {
+    "MCH_CANCEL": "超时未确认收款，已撤销",
+    "OVERDUE_CLOSE": "超时未确认收款",
+    "OTHER_FAIL_REASON_TYPE": "未确认收款",
+    "PAYEE_ACCOUNT_ABNORMAL": "收款账户异常",
+    "REAL_NAME_CHECK_FAIL": "实名校验未通过",
+    "TRANSFER_NEEDS_REAL_NAME": "单笔满 2000 元需实名，请联系商家",
+}
+
+
+def record_bill(withdrawal_id: int, bill: TransferBill) -> Withdrawal:
+    """Apply what WeChat says of the withdrawal's 商家转账 bill (an answer to create, query or
+    cancel, or a notify), exactly once: under the withdrawal's row lock, through
+    models.transfer_bills.next_status, so a repeat, a concurrent delivery or a stale answer
+    moves nothing; SUCCESS posts held -> paid out and FAIL/CANCELLED held -> available, each
+    under its unique ledger reference besides."""
+    with unit_of_work():
+        withdrawal = _locked(withdrawal_id)
+        if withdrawal.payout_via != TRANSFER_BILLS:
+            return withdrawal  # a bill for a withdrawal paid another way: nothing of ours
+        withdrawal.bill_checked_at = now()
+        target = next_status(withdrawal.status, bill.state)
+        if withdrawal.status in OPEN_STATES:
+            withdrawal.bill_state = bill.state[:24]
+            if bill.package_info and target != FAILED and target != PAID:
+                withdrawal.package_info = bill.package_info
+        if target is None:
+            return withdrawal
+        ref = (bill.transfer_bill_no or "")[:64] or None
+        if target == PAID:
+            _paid(withdrawal, ref or withdrawal.provider_ref, bill.state)
+        elif target == FAILED:
+            code = bill.fail_reason or bill.state
+            _failed(withdrawal, FAIL_REASONS.get(code, code))
+            withdrawal.provider_ref = ref or withdrawal.provider_ref
+        else:
+            withdrawal.set_status(target, bill.state)
+            withdrawal.provider_ref = ref or withdrawal.provider_ref
+            if target == WAITING_USER and withdrawal.waiting_since is None:
+                withdrawal.waiting_since = now()
+                record_event(
+                    WITHDRAWAL_WAITING_USER,
+                    withdrawal.distributor_id,
+                    out_bill_no=withdrawal.out_bill_no,
+                    amount_fen=withdrawal.net_fen,
+                    url=confirm_url(withdrawal.id),
+                )
+    return withdrawal
+
+
+def bill_refused(withdrawal_id: int, reason: str) -> Withdrawal:
+    """WeChat refused to make the bill, and a query found none under its number: it never
+    existed, so the money goes back (held -> available), once."""
+    with unit_of_work():
+        withdrawal = _locked(withdrawal_id)
+        if withdrawal.status == "paying" and withdrawal.payout_via == TRANSFER_BILLS:
+            withdrawal.bill_checked_at = now()
+            _failed(withdrawal, FAIL_REASONS.get(reason, reason))
+    return withdrawal
+
+
+def by_out_bill_no(out_bill_no: str) -> int | None:
+    found = db.session.scalar(select(Withdrawal.id).where(Withdrawal.out_bill_no == out_bill_no))
+    db.session.rollback()
+    return found
+
+
+def status_of(withdrawal_id: int) -> str | None:
+    found = db.session.scalar(select(Withdrawal.status).where(Withdrawal.id == withdrawal_id))
+    db.session.rollback()
+    return found
+
+
+def out_bill_no_of(withdrawal_id: int) -> str:
+    found = db.session.scalar(select(Withdrawal.out_bill_no).where(Withdrawal.id == withdrawal_id))
+    db.session.rollback()
+    if found is None:
+        raise NotFound("no such withdrawal", what="withdrawal")
+    return found
+
+
+def open_bills(older_than: timedelta) -> list[int]:
+    """商家转账 withdrawals not settled yet and not heard of for `older_than`: the query job asks
+    WeChat about them (a notify that never came, or was lost)."""
+    cutoff = now() - older_than
+    ids = list(
+        db.session.scalars(
+            select(Withdrawal.id)
+            .where(
+                Withdrawal.payout_via == TRANSFER_BILLS,
+                Withdrawal.status.in_(OPEN_STATES),
+                or_(Withdrawal.bill_checked_at.is_(None), Withdrawal.bill_checked_at < cutoff),
+            )
+            .order_by(Withdrawal.id)
+        )
+    )
+    db.session.rollback()
+    return ids
+
+
+def unconfirmed_bills() -> list[int]:
+    """Bills waiting for the user longer than the merchant allows (transfer_cancel_minutes)."""
+    cutoff = now() - timedelta(minutes=merchant().transfer_cancel_minutes)
+    ids = list(
+        db.session.scalars(
+            select(Withdrawal.id)
+            .where(
+                Withdrawal.payout_via == TRANSFER_BILLS,
+                Withdrawal.status == WAITING_USER,
+                Withdrawal.waiting_since < cutoff,
+            )
+            .order_by(Withdrawal.id)
+        )
+    )
+    db.session.rollback()
+    return ids
+
+
+def waiting_for_user(distributor_id: int) -> list[tuple[int, int]]:
+    """(id, net fen) of the distributor's withdrawals whose bill waits for them to confirm."""
+    rows = [
+        (row.id, row.amount_fen - row.fee_fen)
+        for row in db.session.execute(
+            select(Withdrawal.id, Withdrawal.amount_fen, Withdrawal.fee_fen)
+            .where(Withdrawal.distributor_id == distributor_id, Withdrawal.status == WAITING_USER)
+            .order_by(Withdrawal.id)
+        )
+    ]
+    db.session.rollback()
+    return rows
 
 
 def mark_paid_manually(withdrawal_id: int, reference: str) -> Withdrawal:
@@ -242,6 +430,7 @@ def stuck_payouts(older_than: timedelta = timedelta(minutes=10)) -> list[int]:
                 Withdrawal.status.in_(("approved", "paying")),
                 Withdrawal.channel == "wechat",
                 Withdrawal.reviewed_at < cutoff,
+                or_(Withdrawal.payout_via.is_(None), Withdrawal.payout_via != MANUAL),
             )
         )
     )

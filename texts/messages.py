@@ -148,6 +148,29 @@ def withdraw_requested(amount_fen: int, auto: bool) -> str:
     return _("提现 %(amount)s 已提交，商家审核后打款，结果会通知您。", amount=yuan(amount_fen))
 
 
+def withdraw_requested_to_confirm(amount_fen: int, auto: bool, url: str) -> str:
+    """商家转账: the money reaches the wallet only after the distributor confirms receipt."""
+    if auto:
+        return _(
+            "提现 %(amount)s 已受理。微信会请您确认收款，请打开以下链接确认：%(url)s",
+            amount=yuan(amount_fen),
+            url=url,
+        )
+    return _(
+        "提现 %(amount)s 已提交，商家审核后发起转账，届时请在微信中确认收款。",
+        amount=yuan(amount_fen),
+    )
+
+
+def withdraw_waiting(waiting: list[tuple[int, str]]) -> str:
+    """The withdrawals waiting for the distributor to confirm receipt: (amount fen, url)."""
+    lines = [
+        _("提现 %(amount)s 待您确认收款：%(url)s", amount=yuan(fen), url=url)
+        for fen, url in waiting
+    ]
+    return "\n".join(lines)
+
+
 def withdraw_refused(code: str, params: dict) -> str:
     if code == "invalid_amount":
         if params.get("reason") == "too_many_decimals":
@@ -215,6 +238,12 @@ def notification(kind: str, payload: dict) -> tuple[str, str]:
         return _("佣金已退回"), _("订单退款，扣回佣金 %(amount)s。", amount=amount)
     if kind == "withdrawal_paid":
         return _("提现已到账"), _("%(amount)s 已打款到微信零钱。", amount=amount)
+    if kind == "withdrawal_waiting_user":
+        return _("提现待确认收款"), _(
+            "%(amount)s 已发起转账，请打开链接确认收款：%(url)s",
+            amount=amount,
+            url=payload.get("url", ""),
+        )
     returned = _("%(amount)s 已退回可提现余额。原因：%(reason)s", amount=amount, reason=reason)
     if kind == "withdrawal_failed":
         return _("提现失败"), returned

@@ -25,6 +25,9 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("workers.maintenance.confirm_shipped_orders", interval=3600),
     PeriodicJob("workers.maintenance.expire_bindings", interval=600),
     PeriodicJob("workers.payouts.retry_stuck_payouts", interval=300),
+    # 商家转账: settle bills whose notify never came; cancel those the user never confirmed.
+    PeriodicJob("workers.payouts.sync_transfer_bills", interval=120),
+    PeriodicJob("workers.payouts.cancel_unconfirmed_transfers", interval=300),
     PeriodicJob("workers.wechat.flush_last_seen", interval=60),
     # A sweep for events whose after-commit publish job was lost.
     PeriodicJob("workers.events.publish_pending", interval=60),

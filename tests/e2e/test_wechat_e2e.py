@@ -76,7 +76,7 @@ def test_the_whole_loop_through_the_simulator(stack):
         buyer = db.session.scalar(select(User).where(User.openid == "o-e2e-buyer"))
         assert db.session.get(Binding, buyer.id).distributor_id == mei_id
         # The shopper buys ¥300.00; the order completes past its freeze and settles.
-        set_policy(withdraw_auto_approve_max_fen=100_000)
+        set_policy(withdraw_auto_approve_max_fen=100_000, payout_channel="wechat_v2")
         order = create_order(buyer.id, [(make_product(30_000).id, 1)])
         record_payment("wx-e2e-1", order.order_no, order.payable_fen)
         complete_order(order.id, at=order.created_at - timedelta(days=30))

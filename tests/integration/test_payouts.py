@@ -39,7 +39,7 @@ class RecordingProvider:
 
 @pytest.fixture
 def funded(ctx):
-    return make_earner(10_000, withdraw_auto_approve_max_fen=None)
+    return make_earner(10_000, withdraw_auto_approve_max_fen=None, payout_channel="wechat_v2")
 
 
 def approved(distributor, fen=5_000):

@@ -208,7 +208,7 @@ class EngineMachine(RuleBasedStateMachine):
         money in every state) and a withdrawal or two; then the rules drawn for this run."""
         reset_database()
         use_payout_provider(self.app, self.payouts)
-        set_policy(withdraw_channels=["wechat"], **policy)
+        set_policy(withdraw_channels=["wechat"], payout_channel="wechat_v2", **policy)
         for distributor in make_chain(MAX_LEVELS):
             self._add_distributor(distributor)
         tier = new_tier("银牌", 1, l1_bps=tier_rates[0], l2_bps=tier_rates[1], l3_bps=tier_rates[2])

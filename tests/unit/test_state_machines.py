@@ -39,6 +39,9 @@ def test_forbidden_move_raises_a_named_error(name, current, new):
 
 def test_money_states_match_the_design():
     assert WITHDRAWAL["requested"] == {"approved", "rejected"}
-    assert WITHDRAWAL["paying"] == {"paid", "failed"}
+    assert WITHDRAWAL["paying"] == {"paid", "failed", "waiting_user", "cancelling"}
+    assert WITHDRAWAL["waiting_user"] == {"paid", "failed", "cancelling"}
+    assert WITHDRAWAL["cancelling"] == {"paid", "failed"}
+    assert not WITHDRAWAL["paid"] and not WITHDRAWAL["failed"] and not WITHDRAWAL["rejected"]
     assert COMMISSION["available"] == {"reversed"}
     assert "available" not in COMMISSION["reversed"]
