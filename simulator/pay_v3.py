@@ -34,6 +34,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 
 from . import v3crypto, v3notify
 from .store import CHINA, Store, get_store, random_id
+from .v3faults import take_fault
 
 bp = Blueprint("pay_v3", __name__, url_prefix="/v3")
 
@@ -341,24 +342,6 @@ FAULT_KINDS = (
     "NOTIFY_LOST",  # the next notify is never sent
     "NOTIFY_DUPLICATE",  # the next notify is sent twice
 )
-FAULT_MATCH_KEYS = ("out_trade_no", "out_refund_no", "out_bill_no", "openid")
-
-
-def take_fault(
-    store: Store, kinds: tuple[str, ...], api: str | None, fields: dict[str, Any]
-) -> dict[str, Any] | None:
-    """The first matching injected fault, used up once."""
-    with store.lock:
-        for fault in store.v3_faults:
-            if fault["kind"] not in kinds or fault["times"] <= 0:
-                continue
-            if fault.get("api") not in (None, "any", api):
-                continue
-            wanted = {k: fault[k] for k in FAULT_MATCH_KEYS if fault.get(k)}
-            if all(fields.get(k) == v for k, v in wanted.items()):
-                fault["times"] -= 1
-                return fault
-    return None
 
 
 # -- platform certificates ------------------------------------------------------------------------

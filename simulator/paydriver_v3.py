@@ -22,7 +22,6 @@ from flask import Blueprint, jsonify, redirect, render_template, request
 from . import v3crypto
 from .pay_v3 import (
     FAULT_KINDS,
-    FAULT_MATCH_KEYS,
     get_keys,
     mark_paid,
     payment_notify,
@@ -30,6 +29,7 @@ from .pay_v3 import (
 )
 from .store import Store, get_store
 from .transfer_bills import bill_notify, finish
+from .v3faults import FAULT_MATCH_KEYS
 
 bp = Blueprint("paydriver_v3", __name__, url_prefix="/sim/pay/v3")
 

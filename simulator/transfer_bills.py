@@ -34,10 +34,10 @@ from .pay_v3 import (
     positive_fen,
     require,
     rfc3339,
-    take_fault,
     v3_endpoint,
 )
 from .store import Store, get_store, random_id
+from .v3faults import take_fault
 
 bp = Blueprint("transfer_bills", __name__, url_prefix="/v3/fund-app/mch-transfer")
 

@@ -24,6 +24,7 @@ import requests
 
 from . import v3crypto
 from .store import CHINA, Store
+from .v3faults import take_fault
 
 NOTIFY_API = {
     "TRANSACTION.SUCCESS": "jsapi",
@@ -73,8 +74,6 @@ def send(
     retry: bool = True,
 ) -> dict[str, Any]:
     """One notify now (or none, or two, as faults say); failures retried in the background."""
-    from .pay_v3 import take_fault
-
     notice = build(store, keys, event_type, summary, original_type, resource)
     api = NOTIFY_API.get(event_type)  # a notify fault may name the API whose notify it hits
     fault = take_fault(store, ("NOTIFY_LOST", "NOTIFY_DUPLICATE"), api, subject)
