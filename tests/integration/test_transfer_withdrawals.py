@@ -1,0 +1,379 @@
+"""Withdrawals paid by 商家转账 over real HTTP, on both databases: the payout job runs in a real
+`flask --app web worker` process and creates the bill at the simulator's APIv3 side, the person
+confirms on the simulator, and its signed notify reaches the app's /pay/notify/transfer. WeChat's
+faults come from the simulator (/sim/pay/v3/faults and the bill driver). After each case every
+effect happened once and `reconcile` passes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+import requests
+from sqlalchemy import func, select, update
+
+import simulator
+from demo_identity import DEMO_PAY_PUBLIC_KEY_ID
+from infra.clock import now
+from infra.jobs import get_queue
+from models import DomainEvent, LedgerTransaction, PayNotification, Withdrawal, db
+from services import ledger, withdrawals
+from services.ledger import balances
+from tests.conftest import REPO, flask_cli, subprocess_env, test_config
+from tests.factories import make_earner, set_policy
+from web import create_app
+
+pytestmark = pytest.mark.slow
+
+
+@contextmanager
+def serve(wsgi) -> Iterator[str]:
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+def wait_until(check, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"not within {timeout}s: {check.__doc__}")
+
+
+class Stack:
+    def __init__(self, app, sim_url: str, app_url: str):
+        self.app, self.sim_url, self.app_url = app, sim_url, app_url
+        self.workers: list[subprocess.Popen] = []
+
+    def sim(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, self.sim_url + path, timeout=30, **kwargs)
+
+    def start_worker(self) -> subprocess.Popen:
+        """A real worker process, configured like the app (the simulator as WeChat)."""
+        from rq import Worker
+
+        from infra.redis_client import get_redis
+
+        env = subprocess_env(
+            self.app,
+            WECHAT_API_BASE=self.sim_url,
+            WECHAT_PAY_V3_API_BASE=self.sim_url,
+            WECHAT_PAY_NOTIFY_BASE=self.app_url,
+        )
+        before = Worker.count(connection=get_redis(self.app))
+        proc = subprocess.Popen(
+            flask_cli("worker", "--name", f"transfer-worker-{os.getpid()}-{len(self.workers)}"),
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.workers.append(proc)
+
+        def registered():
+            """the worker registers"""
+            return proc.poll() is not None or Worker.count(connection=get_redis(self.app)) > before
+
+        wait_until(registered)
+        assert proc.poll() is None
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+    # -- reading the app's database ------------------------------------------------------------
+    def withdrawal(self, withdrawal_id: int) -> Withdrawal:
+        with self.app.app_context():
+            row = db.session.get(Withdrawal, withdrawal_id)
+            db.session.expunge(row)
+            db.session.rollback()
+            return row
+
+    def wait_status(self, withdrawal_id: int, status: str) -> Withdrawal:
+        def reached():
+            """the withdrawal reaches the status"""
+            row = self.withdrawal(withdrawal_id)
+            return row if row.status == status else None
+
+        reached.__doc__ = f"withdrawal {withdrawal_id} is {status}"
+        return wait_until(reached)
+
+    def enqueue(self, func_path: str, *args) -> None:
+        with self.app.app_context():
+            get_queue("default").enqueue(func_path, *args)
+
+    def bills(self) -> list[dict]:
+        return self.sim("GET", "/sim/pay/v3/bills").json()["bills"]
+
+
+@pytest.fixture
+def stack(database_url, redis_url, tmp_path):
+    instance = tmp_path / "instance"
+    app = create_app(test_config(database_url, redis_url, instance))
+    sim = simulator.create_app(
+        {
+            "FENXIAO_MODE": "test",
+            "SIM_PAYV3_KEY_DIR": str(instance / "wechat_pay"),
+            "WECHAT_PAY_MCH_ID": app.config["WECHAT_PAY_MCH_ID"],
+            "WECHAT_PAY_PUBLIC_KEY_ID": DEMO_PAY_PUBLIC_KEY_ID,
+            "SIM_PAYV3_CANCEL_SECONDS": 0.2,
+            "SIM_PAYV3_NOTIFY_RETRY_DELAYS": "0.05,0.05",
+        }
+    )
+    with serve(sim) as sim_url, serve(app) as app_url:
+        app.config["WECHAT_PAY_V3_API_BASE"] = sim_url
+        app.config["WECHAT_PAY_NOTIFY_BASE"] = app_url
+        app.config["WECHAT_API_BASE"] = sim_url
+        live = Stack(app, sim_url, app_url)
+        try:
+            yield live
+        finally:
+            live.stop()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def earner(stack):
+    """A distributor with ¥100.00 available, known to the simulator; withdrawals up to ¥200.00
+    are approved at once and paid by the payout job."""
+    with stack.app.app_context():
+        distributor = make_earner(10_000)
+        set_policy(payout_channel="transfer_bills")
+        openid, distributor_id = distributor.user.openid, distributor.id
+        db.session.rollback()
+    stack.sim("POST", "/sim/users", json={"openid": openid, "subscribed": True})
+    return distributor_id, openid
+
+
+def withdraw(stack, distributor_id: int, fen: int = 5_000) -> tuple[int, str]:
+    with stack.app.app_context():
+        row = withdrawals.request_withdrawal(distributor_id, fen)
+        assert row.status == "approved"
+        result = row.id, row.out_bill_no
+        db.session.rollback()
+    return result
+
+
+def fault(stack, kind: str, **fields) -> None:
+    answer = stack.sim("POST", "/sim/pay/v3/faults", json={"kind": kind, **fields})
+    assert answer.status_code == 201, answer.text
+
+
+def assert_settled_once(stack, withdrawal_id: int, distributor_id: int, outcome: str) -> None:
+    """One ledger posting, one event, the balances, reconcile."""
+    with stack.app.app_context():
+        row = db.session.get(Withdrawal, withdrawal_id)
+        no = row.out_bill_no
+        references = list(
+            db.session.scalars(
+                select(LedgerTransaction.reference).where(
+                    LedgerTransaction.reference.like(f"withdrawal:{no}:%")
+                )
+            )
+        )
+        kinds = list(
+            db.session.scalars(
+                select(DomainEvent.kind).where(
+                    DomainEvent.distributor_id == distributor_id,
+                    DomainEvent.kind.like("withdrawal_%"),
+                )
+            )
+        )
+        money = balances(distributor_id)
+        if outcome == "paid":
+            assert sorted(references) == [f"withdrawal:{no}:hold", f"withdrawal:{no}:paid"]
+            assert sorted(kinds) == ["withdrawal_paid", "withdrawal_waiting_user"]
+            assert (money["available"], money["held"], money["paid_out"]) == (5_000, 0, 5_000)
+        else:
+            assert sorted(references) == [f"withdrawal:{no}:failed", f"withdrawal:{no}:hold"]
+            assert kinds.count("withdrawal_failed") == 1 and "withdrawal_paid" not in kinds
+            assert (money["available"], money["held"], money["paid_out"]) == (10_000, 0, 0)
+        assert ledger.reconcile().ok
+        db.session.rollback()
+
+
+def confirm(stack, out_bill_no: str, openid: str) -> None:
+    answer = stack.sim("POST", f"/sim/pay/v3/bills/{out_bill_no}/confirm", json={"openid": openid})
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_bill_confirmed_by_the_user_is_paid_once(stack, earner):
+    distributor_id, openid = earner
+    stack.start_worker()
+    withdrawal_id, no = withdraw(stack, distributor_id)
+    waiting = stack.wait_status(withdrawal_id, "waiting_user")
+    assert waiting.package_info and waiting.payout_via == "transfer_bills"
+    [bill] = stack.bills()
+    assert (bill["out_bill_no"], bill["transfer_amount"], bill["openid"]) == (no, 5_000, openid)
+    with stack.app.app_context():
+        assert balances(distributor_id)["held"] == 5_000
+        db.session.rollback()
+    confirm(stack, no, openid)
+    paid = stack.wait_status(withdrawal_id, "paid")
+    assert paid.provider_ref == bill["transfer_bill_no"] and paid.package_info is None
+    stack.sim("POST", f"/sim/pay/v3/bills/{no}/notify")  # WeChat repeats itself
+    assert_settled_once(stack, withdrawal_id, distributor_id, "paid")
+
+
+@pytest.mark.parametrize("applied", [False, True], ids=["not-made", "made"])
+def test_system_error_then_the_same_out_bill_no_pays_once(stack, earner, applied):
+    distributor_id, openid = earner
+    fault(stack, "SYSTEM_ERROR", api="transfer", applied=applied)
+    stack.start_worker()
+    withdrawal_id, no = withdraw(stack, distributor_id)
+    if applied:
+        # Made but answered 500: the job queries instead of paying again, and finds the bill.
+        stack.wait_status(withdrawal_id, "waiting_user")
+    else:
+
+        def failed_once():
+            """the first create failed with SYSTEM_ERROR"""
+            return stack.withdrawal(withdrawal_id).attempts >= 1 and not stack.bills()
+
+        wait_until(failed_once)
+        time.sleep(0.5)
+        assert stack.withdrawal(withdrawal_id).status == "paying"
+        stack.enqueue("workers.payouts.pay_withdrawal", withdrawal_id)  # RQ's retry, sooner
+        stack.wait_status(withdrawal_id, "waiting_user")
+    assert [b["out_bill_no"] for b in stack.bills()] == [no]
+    confirm(stack, no, openid)
+    stack.wait_status(withdrawal_id, "paid")
+    stack.enqueue("workers.payouts.pay_withdrawal", withdrawal_id)  # a late retry: nothing
+    time.sleep(0.5)
+    assert [b["out_bill_no"] for b in stack.bills()] == [no]
+    assert_settled_once(stack, withdrawal_id, distributor_id, "paid")
+
+
+def test_an_accepted_bill_that_fails_returns_the_money_once(stack, earner):
+    distributor_id, _openid = earner
+    stack.start_worker()
+    withdrawal_id, no = withdraw(stack, distributor_id)
+    stack.wait_status(withdrawal_id, "waiting_user")
+    answer = stack.sim("POST", f"/sim/pay/v3/bills/{no}/fail", json={})
+    assert answer.status_code == 200, answer.text
+    failed = stack.wait_status(withdrawal_id, "failed")
+    assert failed.reason == "收款账户异常"
+    for _ in range(3):
+        stack.sim("POST", f"/sim/pay/v3/bills/{no}/notify")
+    stack.enqueue("workers.payouts.sync_transfer_bills", 0)
+    time.sleep(0.5)
+    assert_settled_once(stack, withdrawal_id, distributor_id, "failed")
+
+
+def test_a_bill_never_confirmed_is_cancelled_after_the_timeout(stack, earner):
+    distributor_id, _openid = earner
+    fault(stack, "NEVER_CONFIRM", api="transfer")
+    stack.start_worker()
+    withdrawal_id, no = withdraw(stack, distributor_id)
+    stack.wait_status(withdrawal_id, "waiting_user")
+    with stack.app.app_context():
+        set_policy(transfer_cancel_minutes=60)
+        assert withdrawals.unconfirmed_bills() == []  # not yet
+        db.session.execute(
+            update(Withdrawal)
+            .where(Withdrawal.id == withdrawal_id)
+            .values(waiting_since=now() - timedelta(minutes=61))
+        )
+        db.session.commit()
+    stack.enqueue("workers.payouts.cancel_unconfirmed_transfers")
+    failed = stack.wait_status(withdrawal_id, "failed")  # CANCELING, then the notify
+    assert failed.reason == "超时未确认收款，已撤销"
+    assert stack.sim("GET", f"/sim/pay/v3/bills/{no}").json()["state"] == "CANCELLED"
+    assert stack.sim("POST", f"/sim/pay/v3/bills/{no}/confirm", json={}).status_code == 409
+    stack.enqueue("workers.payouts.cancel_unconfirmed_transfers")  # again: nothing left
+    stack.enqueue("workers.payouts.sync_transfer_bills", 0)
+    time.sleep(0.5)
+    assert_settled_once(stack, withdrawal_id, distributor_id, "failed")
+
+
+def test_the_same_notify_ten_times_at_once_has_one_effect(stack, earner):
+    distributor_id, openid = earner
+    fault(stack, "NOTIFY_LOST", api="transfer")
+    stack.start_worker()
+    withdrawal_id, no = withdraw(stack, distributor_id)
+    stack.wait_status(withdrawal_id, "waiting_user")
+    confirm(stack, no, openid)  # SUCCESS at WeChat; its first notify is lost
+    time.sleep(0.3)
+    assert stack.withdrawal(withdrawal_id).status == "waiting_user"
+    barrier = threading.Barrier(10)
+
+    def deliver():
+        barrier.wait()
+        stack.sim("POST", f"/sim/pay/v3/bills/{no}/notify")
+
+    threads = [threading.Thread(target=deliver) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stack.wait_status(withdrawal_id, "paid")
+    with stack.app.app_context():
+        count = db.session.scalar(
+            select(func.count()).select_from(PayNotification).where(PayNotification.out_no == no)
+        )
+        assert count == 1
+        db.session.rollback()
+    assert_settled_once(stack, withdrawal_id, distributor_id, "paid")
+
+
+def test_a_notify_never_sent_is_settled_by_the_query_job(stack, earner):
+    distributor_id, openid = earner
+    fault(stack, "NOTIFY_LOST", api="transfer")
+    stack.start_worker()
+    withdrawal_id, no = withdraw(stack, distributor_id)
+    stack.wait_status(withdrawal_id, "waiting_user")
+    confirm(stack, no, openid)
+    time.sleep(0.3)
+    assert stack.withdrawal(withdrawal_id).status == "waiting_user"
+    stack.enqueue("workers.payouts.sync_transfer_bills", 0)
+    stack.wait_status(withdrawal_id, "paid")
+    assert_settled_once(stack, withdrawal_id, distributor_id, "paid")
+
+
+def test_the_payout_job_killed_mid_way_and_run_again_makes_one_transfer(stack, earner):
+    distributor_id, openid = earner
+    # The bill is made at once, and answered only 5 s later: the worker dies in between.
+    fault(stack, "TIMEOUT", api="transfer", seconds=5)
+    worker = stack.start_worker()
+    withdrawal_id, no = withdraw(stack, distributor_id)
+
+    def bill_made():
+        """the simulator made the bill"""
+        return stack.bills()
+
+    wait_until(bill_made)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    assert stack.withdrawal(withdrawal_id).status == "paying"
+    stack.start_worker()
+    stack.enqueue("workers.payouts.pay_withdrawal", withdrawal_id)  # the sweep's re-run
+    stack.wait_status(withdrawal_id, "waiting_user")
+    assert [b["out_bill_no"] for b in stack.bills()] == [no]
+    confirm(stack, no, openid)
+    stack.wait_status(withdrawal_id, "paid")
+    assert [b["out_bill_no"] for b in stack.bills()] == [no]
+    assert_settled_once(stack, withdrawal_id, distributor_id, "paid")
