@@ -10,6 +10,7 @@ from infra.clock import china_day, now
 from models.errors import DomainError, InsufficientBalance
 from models.money import parse_yuan
 from models.poster_rules import SCENE_PREFIX
+from models.transfer_bills import TRANSFER_BILLS
 from services import distributors, lookups, posters, sender_cards, tracking, users, withdrawals
 from services import material as promo
 from services.binding import bind_shopper
@@ -85,9 +86,14 @@ def earnings(message, distributor):
 def withdraw(message, distributor, amount_text: str = ""):
     amount_text = (amount_text or "").strip()
     if not amount_text:
-        return messages.withdraw_how(
+        how = messages.withdraw_how(
             balances(distributor.id)["available"], merchant().withdraw_min_fen
         )
+        waiting = withdrawals.waiting_for_user(distributor.id)
+        if not waiting:
+            return how
+        links = [(fen, withdrawals.confirm_url(wid)) for wid, fen in waiting]
+        return messages.withdraw_waiting(links) + "\n" + how
     try:
         withdrawal = withdrawals.request_withdrawal(distributor.id, parse_yuan(amount_text))
     except InsufficientBalance as e:
@@ -95,7 +101,13 @@ def withdraw(message, distributor, amount_text: str = ""):
         return messages.withdraw_refused(e.code, params)
     except DomainError as e:
         return messages.withdraw_refused(e.code, e.params)
-    return messages.withdraw_requested(withdrawal.amount_fen, auto=withdrawal.status == "approved")
+    auto = withdrawal.status == "approved"
+    if withdrawal.channel == "wechat" and merchant().payout_channel == TRANSFER_BILLS:
+        # 商家转账: the money arrives once the distributor confirms receipt on the page.
+        return messages.withdraw_requested_to_confirm(
+            withdrawal.amount_fen, auto=auto, url=withdrawals.confirm_url(withdrawal.id)
+        )
+    return messages.withdraw_requested(withdrawal.amount_fen, auto=auto)
 
 
 @distributor_only

@@ -28,8 +28,8 @@ from sqlalchemy import select
 from wechatpy.exceptions import WeChatException
 from wechatpy.oauth import WeChatOAuth
 
-from infra.clock import now
-from models import Distributor, PromoImage, PromoMaterial, User, db
+from infra.clock import CHINA, now
+from models import Distributor, PromoImage, PromoMaterial, User, Withdrawal, db
 from models.poster_rules import inactive
 from services import posters
 from services.material import list_material
@@ -40,6 +40,9 @@ from wechat.gateway import web_oauth
 
 log = logging.getLogger(__name__)
 bp = Blueprint("me", __name__, url_prefix="/me")
+# WeChat's JS-SDK, which gives wx.requestMerchantTransfer inside WeChat; in demo and tests the
+# simulator's bridge stands in for it (it opens the simulator's confirm page).
+JSSDK_URL = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
 SESSION_STATE, SESSION_NEXT = "fx_oauth_state", "fx_oauth_next"
 
 
@@ -128,3 +131,38 @@ def poster():
     db.session.rollback()  # end the read before Redis (the job's commit must be seen next time)
     posters.enqueue_poster(distributor_id, product_id, send=False)
     return render_template("me/poster_wait.html"), 202
+
+
+def _bridge_script() -> str:
+    if current_app.config.get("FENXIAO_MODE") == "production":
+        return JSSDK_URL
+    return current_app.config["WECHAT_API_BASE"].rstrip("/") + "/sim/pay/v3/jsbridge.js"
+
+
+@bp.get("/withdrawals/<id:withdrawal_id>")
+def withdrawal_page(withdrawal_id: int):
+    """The distributor's withdrawal; while its 商家转账 bill waits for them, the button that
+    hands the bill's package_info to wx.requestMerchantTransfer (web/static/me/transfer.js)."""
+    distributor, refusal = _active_distributor()
+    if refusal is not None:
+        return refusal
+    withdrawal = db.session.get(Withdrawal, withdrawal_id)
+    if withdrawal is None or withdrawal.distributor_id != distributor.id:
+        abort(404)  # another person's withdrawal is not found, not forbidden
+    confirmable = withdrawal.status == "waiting_user" and bool(withdrawal.package_info)
+    answer = request.args.get("err_msg", "")[:64]
+    return render_template(
+        "me/withdrawal.html",
+        withdrawal=withdrawal,
+        amount=messages.yuan(withdrawal.net_fen),
+        requested_at=withdrawal.requested_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
+        confirmable=confirmable,
+        confirmed=answer.endswith(":ok"),
+        transfer={
+            "mch-id": current_app.config.get("WECHAT_PAY_MCH_ID") or "",
+            "app-id": current_app.config.get("WECHAT_APPID") or "",
+            "package": withdrawal.package_info or "",
+            "open-id": distributor.user.openid,
+        },
+        bridge_script=_bridge_script() if confirmable else None,
+    )

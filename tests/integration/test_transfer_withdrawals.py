@@ -377,3 +377,87 @@ def test_the_payout_job_killed_mid_way_and_run_again_makes_one_transfer(stack, e
     stack.wait_status(withdrawal_id, "paid")
     assert [b["out_bill_no"] for b in stack.bills()] == [no]
     assert_settled_once(stack, withdrawal_id, distributor_id, "paid")
+
+
+def test_the_bot_the_notification_and_the_confirm_page_lead_to_the_users_confirmation(
+    stack, earner
+):
+    from defusedxml import ElementTree as SafeET
+
+    from tests.support import wechat as w
+    from web.shop_links import SESSION_OPENID
+
+    distributor_id, openid = earner
+    client = stack.app.test_client()
+
+    def say(content: str) -> str:
+        url, body = w.plain_request(w.text_xml(openid, content))
+        answer = client.post(url, data=body)
+        assert answer.status_code == 200, answer.data
+        return SafeET.fromstring(answer.data).findtext("Content")
+
+    stack.start_worker()
+    reply = say("提现 50")
+    with stack.app.app_context():
+        [withdrawal_id] = db.session.scalars(select(Withdrawal.id))
+        db.session.rollback()
+    link = f"{stack.app.config['PUBLIC_BASE_URL'].rstrip('/')}/me/withdrawals/{withdrawal_id}"
+    assert reply.startswith("提现 ¥50.00 已受理") and reply.endswith(link)
+    waiting = stack.wait_status(withdrawal_id, "waiting_user")
+    assert f"提现 ¥50.00 待您确认收款：{link}" in say("提现")
+
+    def notified():
+        """the waiting notification reached the user"""
+        answer = stack.sim("GET", f"/sim/users/{openid}/messages").json()["messages"]
+        return [m for m in answer if m["kind"] == "template" and m["title"] == "提现待确认收款"]
+
+    [template] = wait_until(notified)
+    assert link in str(template)
+
+    # The page, signed in as someone else's withdrawal, or not signed in.
+    page_path = f"/me/withdrawals/{withdrawal_id}"
+    assert client.get(page_path).status_code == 302  # to WeChat's OAuth
+    assert client.get("/me/withdrawals/abc").status_code in (302, 404)
+    with client.session_transaction() as session:
+        session[SESSION_OPENID] = openid
+    assert client.get("/me/withdrawals/99999").status_code == 404
+    page = client.get(page_path)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f'data-package="{waiting.package_info}"' in html
+    assert f'data-mch-id="{stack.app.config["WECHAT_PAY_MCH_ID"]}"' in html
+    assert f'data-app-id="{stack.app.config["WECHAT_APPID"]}"' in html
+    assert f'<script src="{stack.sim_url}/sim/pay/v3/jsbridge.js"></script>' in html
+    assert '<script src="/static/me/transfer.js"></script>' in html
+    assert html.count("<script") == 2  # no inline script
+    assert client.get("/static/me/transfer.js").status_code == 200
+    with stack.app.app_context():
+        other = make_earner(1_000)
+        other_openid = other.user.openid
+        db.session.rollback()
+    with client.session_transaction() as session:
+        session[SESSION_OPENID] = other_openid
+    assert client.get(page_path).status_code == 404  # not theirs
+    with client.session_transaction() as session:
+        session[SESSION_OPENID] = openid
+
+    # What wx.requestMerchantTransfer does with those fields: the simulator's confirm page.
+    back = stack.app_url + page_path
+    fields = {
+        "mchId": stack.app.config["WECHAT_PAY_MCH_ID"],
+        "appId": stack.app.config["WECHAT_APPID"],
+        "package": waiting.package_info,
+        "openId": openid,
+        "redirect": back,
+    }
+    assert stack.sim("GET", "/sim/pay/v3/transfer", params=fields).status_code == 200
+    confirmed = stack.sim(
+        "POST", "/sim/pay/v3/transfer", data=fields | {"action": "confirm"}, allow_redirects=False
+    )
+    assert confirmed.status_code in (302, 303), confirmed.text
+    assert "requestMerchantTransfer%3Aok" in confirmed.headers["Location"] or (
+        "requestMerchantTransfer:ok" in confirmed.headers["Location"]
+    )
+    stack.wait_status(withdrawal_id, "paid")
+    assert "已到账微信零钱" in client.get(page_path).get_data(as_text=True)
+    assert_settled_once(stack, withdrawal_id, distributor_id, "paid")
