@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -26,6 +27,7 @@ from models.transfer_bills import (
     MANUAL,
     OPEN_STATES,
     PAID,
+    PAYOUT_CHANNELS,
     TRANSFER_BILLS,
     WAITING_USER,
     WECHAT_V2,
@@ -43,6 +45,7 @@ from services.merchant import merchant
 from wechat.pay_v3 import TransferBill
 from wechat.payouts import TransferRequest, TransferResult
 
+log = logging.getLogger(__name__)
 PAYOUT_JOB = "workers.payouts.pay_withdrawal"
 COUNTED_STATES = ("requested", "approved", "paying", "waiting_user", "cancelling", "paid")
 TRANSFER_REMARK = "分销佣金提现"
@@ -53,6 +56,33 @@ class PayoutStart(TransferRequest):
     """The transfer to make, and the channel it goes through (fixed on the withdrawal)."""
 
     via: str = WECHAT_V2
+
+
+def pay_v3_configured() -> bool:
+    """商家转账 needs WeChat Pay APIv3 (infra.config checks the whole set when any is given)."""
+    return bool(current_app.config.get("WECHAT_PAY_PRIVATE_KEY"))
+
+
+def set_payout_channel(channel: str, cancel_minutes: int | None = None) -> Merchant:
+    """The deployment's payout channel for wallet withdrawals, and the time after which an
+    unconfirmed 商家转账 bill is cancelled. Withdrawals already started keep their channel."""
+    if channel not in PAYOUT_CHANNELS:
+        raise ChannelUnavailable(
+            f"the payout channel is one of {', '.join(PAYOUT_CHANNELS)}", channel=channel
+        )
+    if channel == TRANSFER_BILLS and not pay_v3_configured():
+        raise ChannelUnavailable(
+            "商家转账 needs the WeChat Pay APIv3 settings (WECHAT_PAY_PRIVATE_KEY, ...)",
+            channel=channel,
+        )
+    if cancel_minutes is not None and cancel_minutes < 1:
+        raise ChannelUnavailable("the cancel time is at least 1 minute", channel=channel)
+    with unit_of_work():
+        settings = merchant()
+        settings.payout_channel = channel
+        if cancel_minutes is not None:
+            settings.transfer_cancel_minutes = cancel_minutes
+    return settings
 
 
 def confirm_url(withdrawal_id: int) -> str:
@@ -210,7 +240,13 @@ def start_payout(withdrawal_id: int) -> PayoutStart | None:
         if withdrawal.status not in ("approved", "paying") or withdrawal.channel != "wechat":
             return None
         if withdrawal.payout_via is None:
-            withdrawal.payout_via = merchant().payout_channel
+            channel = merchant().payout_channel
+            if channel == TRANSFER_BILLS and not pay_v3_configured():
+                # Nothing is sent and nothing is fixed: once APIv3 is configured (or the
+                # channel changed), the periodic sweep starts it again.
+                log.error("withdrawal %s: 商家转账 without APIv3 settings", withdrawal.out_bill_no)
+                return None
+            withdrawal.payout_via = channel
         if withdrawal.payout_via == MANUAL:
             return None  # the merchant pays it and records it with `withdrawal mark-paid`
         if withdrawal.status == "approved":

@@ -13,9 +13,15 @@ from models.errors import DomainError
 from models.money import format_yuan, parse_percent
 from services.distributors import approve, reject, team_counts_check
 from services.ledger import reconcile
+from services.merchant import merchant
 from services.rules import publish_rule_set
 from services.settlement import settle_matured
-from services.withdrawals import approve_withdrawal, mark_paid_manually, reject_withdrawal
+from services.withdrawals import (
+    approve_withdrawal,
+    mark_paid_manually,
+    reject_withdrawal,
+    set_payout_channel,
+)
 
 
 def _run(action, *args):
@@ -145,6 +151,29 @@ def rules_command(levels, rates, max_share, self_purchase, freeze_days) -> None:
     if levels == 3:
         click.echo("warning: level 3 is on; 3+ levels is where China's anti-pyramid law looks")
     click.echo(f"rule set v{rule.version}: {rule.levels} level(s), {rule.rates_bps} bps")
+
+
+@withdrawal_group.command("channel")
+@click.argument(
+    "channel", required=False, type=click.Choice(["transfer_bills", "wechat_v2", "manual"])
+)
+@click.option(
+    "--cancel-after",
+    type=int,
+    default=None,
+    help="Minutes after which an unconfirmed 商家转账 bill is cancelled (default 1440).",
+)
+@with_appcontext
+def withdrawal_channel_command(channel: str | None, cancel_after: int | None) -> None:
+    """Show or set how wallet withdrawals are paid: transfer_bills (商家转账), wechat_v2
+    (企业付款到零钱) or manual (`withdrawal mark-paid`)."""
+    if channel is None:
+        settings = merchant()
+        channel, minutes = settings.payout_channel, settings.transfer_cancel_minutes
+    else:
+        settings = _run(set_payout_channel, channel, cancel_after)
+        minutes = settings.transfer_cancel_minutes
+    click.echo(f"payout channel {channel}; unconfirmed bills cancelled after {minutes} min")
 
 
 def _percent_bps(text: str) -> int:

@@ -461,3 +461,63 @@ def test_the_bot_the_notification_and_the_confirm_page_lead_to_the_users_confirm
     stack.wait_status(withdrawal_id, "paid")
     assert "已到账微信零钱" in client.get(page_path).get_data(as_text=True)
     assert_settled_once(stack, withdrawal_id, distributor_id, "paid")
+
+
+# -- channels per deployment (service level, no simulator) -------------------------------------
+
+
+def test_the_manual_channel_sends_nothing_and_waits_for_mark_paid(ctx):
+    from models.errors import ChannelUnavailable
+    from workers.payouts import pay_withdrawal
+
+    distributor = make_earner(10_000)
+    assert withdrawals.set_payout_channel("manual").payout_channel == "manual"
+    row = withdrawals.request_withdrawal(distributor.id, 5_000)
+    assert row.status == "approved"
+    assert pay_withdrawal(row.id) == "nothing to do"
+    assert db.session.get(Withdrawal, row.id).payout_via == "manual"
+    db.session.rollback()
+    assert withdrawals.stuck_payouts(older_than=timedelta(seconds=-60)) == []
+    assert withdrawals.mark_paid_manually(row.id, "BANK-1").status == "paid"
+    assert balances(distributor.id)["paid_out"] == 5_000
+    assert ledger.reconcile().ok
+    with pytest.raises(ChannelUnavailable):
+        withdrawals.set_payout_channel("alipay")
+    with pytest.raises(ChannelUnavailable):
+        withdrawals.set_payout_channel("transfer_bills", cancel_minutes=0)
+
+
+def test_a_withdrawal_keeps_the_channel_it_started_on(ctx):
+    distributor = make_earner(10_000)
+    row = withdrawals.request_withdrawal(distributor.id, 5_000)
+    assert withdrawals.start_payout(row.id).via == "transfer_bills"
+    withdrawals.set_payout_channel("wechat_v2")
+    again = withdrawals.start_payout(row.id)
+    assert (again.via, again.out_bill_no) == ("transfer_bills", row.out_bill_no)
+
+
+def test_transfer_bills_without_apiv3_settings_starts_nothing(ctx):
+    from models.errors import ChannelUnavailable
+
+    distributor = make_earner(10_000)
+    row = withdrawals.request_withdrawal(distributor.id, 5_000)
+    ctx.config["WECHAT_PAY_PRIVATE_KEY"] = None
+    assert withdrawals.start_payout(row.id) is None
+    kept = db.session.get(Withdrawal, row.id)
+    assert (kept.status, kept.payout_via) == ("approved", None)
+    db.session.rollback()
+    with pytest.raises(ChannelUnavailable):
+        withdrawals.set_payout_channel("transfer_bills")
+
+
+def test_the_channel_command(app):
+    runner = app.test_cli_runner()
+    shown = runner.invoke(args=["withdrawal", "channel"])
+    assert shown.exit_code == 0 and "payout channel transfer_bills" in shown.output
+    assert "1440 min" in shown.output
+    changed = runner.invoke(args=["withdrawal", "channel", "wechat_v2", "--cancel-after", "60"])
+    assert changed.exit_code == 0, changed.output
+    assert "payout channel wechat_v2; unconfirmed bills cancelled after 60 min" in changed.output
+    assert runner.invoke(args=["withdrawal", "channel", "alipay"]).exit_code != 0
+    refused = runner.invoke(args=["withdrawal", "channel", "manual", "--cancel-after", "0"])
+    assert refused.exit_code == 1 and "channel_unavailable" in refused.output
