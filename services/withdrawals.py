@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from infra.clock import china_day, china_day_start, now
 from infra.db import for_update, locked_or_not_found, unit_of_work
@@ -408,7 +408,12 @@ def open_bills(older_than: timedelta) -> list[int]:
             .where(
                 Withdrawal.payout_via == TRANSFER_BILLS,
                 Withdrawal.status.in_(OPEN_STATES),
-                or_(Withdrawal.bill_checked_at.is_(None), Withdrawal.bill_checked_at < cutoff),
+                # Never heard of: counted from the review, so a create in flight is left to its
+                # job rather than queried at the same moment.
+                or_(
+                    and_(Withdrawal.bill_checked_at.is_(None), Withdrawal.reviewed_at < cutoff),
+                    Withdrawal.bill_checked_at < cutoff,
+                ),
             )
             .order_by(Withdrawal.id)
         )
