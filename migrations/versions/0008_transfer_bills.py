@@ -53,8 +53,8 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table("merchants", schema=None) as batch_op:
-        batch_op.drop_constraint("ck_merchants_transfer_cancel_minutes", type_="check")
-        batch_op.drop_constraint("ck_merchants_payout_channel", type_="check")
+        batch_op.drop_constraint("transfer_cancel_minutes", type_="check")
+        batch_op.drop_constraint("payout_channel", type_="check")
         batch_op.drop_column("transfer_cancel_minutes")
         batch_op.drop_column("payout_channel")
     with op.batch_alter_table("withdrawals", schema=None) as batch_op:
