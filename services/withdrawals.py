@@ -315,16 +315,8 @@ def _failed(withdrawal: Withdrawal, reason: str) -> None:
 
 # -- 商家转账 bills ----------------------------------------------------------------------------
 
-# Why a bill failed, in words the distributor reads (WeChat's fail_reason codes); the code is
-# kept as it is when it is not one of these.
-FAIL_REASONS = {
-    "MCH_CANCEL": "超时未确认收款，已撤销",
-    "OVERDUE_CLOSE": "超时未确认收款",
-    "OTHER_FAIL_REASON_TYPE": "未确认收款",
-    "PAYEE_ACCOUNT_ABNORMAL": "收款账户异常",
-    "REAL_NAME_CHECK_FAIL": "实名校验未通过",
-    "TRANSFER_NEEDS_REAL_NAME": "单笔满 2000 元需实名，请联系商家",
-}
+# A bill refused because 2,000 yuan or more needs the payee's real name (not collected yet).
+NEEDS_REAL_NAME = "TRANSFER_NEEDS_REAL_NAME"
 
 
 def record_bill(withdrawal_id: int, bill: TransferBill) -> Withdrawal:
@@ -349,8 +341,8 @@ def record_bill(withdrawal_id: int, bill: TransferBill) -> Withdrawal:
         if target == PAID:
             _paid(withdrawal, ref or withdrawal.provider_ref, bill.state)
         elif target == FAILED:
-            code = bill.fail_reason or bill.state
-            _failed(withdrawal, FAIL_REASONS.get(code, code))
+            # WeChat's code (MCH_CANCEL, OVERDUE_CLOSE, ...): texts.messages words it for people.
+            _failed(withdrawal, bill.fail_reason or bill.state)
             withdrawal.provider_ref = ref or withdrawal.provider_ref
         else:
             withdrawal.set_status(target, bill.state)
@@ -374,7 +366,7 @@ def bill_refused(withdrawal_id: int, reason: str) -> Withdrawal:
         withdrawal = _locked(withdrawal_id)
         if withdrawal.status == "paying" and withdrawal.payout_via == TRANSFER_BILLS:
             withdrawal.bill_checked_at = now()
-            _failed(withdrawal, FAIL_REASONS.get(reason, reason))
+            _failed(withdrawal, reason)
     return withdrawal
 
 

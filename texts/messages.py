@@ -221,10 +221,28 @@ def error() -> str:
 
 
 # -- notifications (template message fields) ---------------------------------------------------
+def transfer_fail_reason(code: str) -> str:
+    """Why a 商家转账 bill failed, for people (WeChat's fail_reason codes); any other reason as
+    it was recorded."""
+    if code == "MCH_CANCEL":
+        return _("超时未确认收款，转账已撤销")
+    if code == "OVERDUE_CLOSE":
+        return _("超时未确认收款")
+    if code == "OTHER_FAIL_REASON_TYPE":
+        return _("未确认收款")
+    if code == "PAYEE_ACCOUNT_ABNORMAL":
+        return _("收款账户异常")
+    if code == "REAL_NAME_CHECK_FAIL":
+        return _("实名校验未通过")
+    if code == "TRANSFER_NEEDS_REAL_NAME":
+        return _("单笔满 2000 元需实名收款，请联系商家")
+    return code
+
+
 def notification(kind: str, payload: dict) -> tuple[str, str]:
     """(title, detail) for a domain event sent to the distributor."""
     amount = yuan(payload.get("amount_fen", 0))
-    reason = payload.get("reason", "")
+    reason = transfer_fail_reason(payload.get("reason", ""))
     if kind == "application_approved":
         code = payload.get("code", "")
         return _("分销员申请已通过"), _("推广码：%(code)s。发送「海报」开始推广。", code=code)

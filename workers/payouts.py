@@ -46,7 +46,7 @@ def _create_bill(withdrawal_id: int, start: withdrawals.PayoutStart) -> str:
         )
     except ValueError as e:  # 2,000 yuan or more needs the payee's real name, which we lack
         log.error("transfer %s not made: %s", start.out_bill_no, e)
-        return withdrawals.bill_refused(withdrawal_id, "TRANSFER_NEEDS_REAL_NAME").status
+        return withdrawals.bill_refused(withdrawal_id, withdrawals.NEEDS_REAL_NAME).status
     except PayOutcomeUnknown as e:
         log.warning("transfer %s: outcome unknown (%s), querying", start.out_bill_no, e)
         bill = _query(start.out_bill_no)

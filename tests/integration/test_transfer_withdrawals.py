@@ -276,7 +276,7 @@ def test_an_accepted_bill_that_fails_returns_the_money_once(stack, earner):
     answer = stack.sim("POST", f"/sim/pay/v3/bills/{no}/fail", json={})
     assert answer.status_code == 200, answer.text
     failed = stack.wait_status(withdrawal_id, "failed")
-    assert failed.reason == "收款账户异常"
+    assert failed.reason == "PAYEE_ACCOUNT_ABNORMAL"
     for _ in range(3):
         stack.sim("POST", f"/sim/pay/v3/bills/{no}/notify")
     stack.enqueue("workers.payouts.sync_transfer_bills", 0)
@@ -285,7 +285,7 @@ def test_an_accepted_bill_that_fails_returns_the_money_once(stack, earner):
 
 
 def test_a_bill_never_confirmed_is_cancelled_after_the_timeout(stack, earner):
-    distributor_id, _openid = earner
+    distributor_id, openid = earner
     fault(stack, "NEVER_CONFIRM", api="transfer")
     stack.start_worker()
     withdrawal_id, no = withdraw(stack, distributor_id)
@@ -301,7 +301,15 @@ def test_a_bill_never_confirmed_is_cancelled_after_the_timeout(stack, earner):
         db.session.commit()
     stack.enqueue("workers.payouts.cancel_unconfirmed_transfers")
     failed = stack.wait_status(withdrawal_id, "failed")  # CANCELING, then the notify
-    assert failed.reason == "超时未确认收款，已撤销"
+    assert failed.reason == "MCH_CANCEL"
+
+    def told():
+        """the failure notification, in words, reached the user"""
+        answer = stack.sim("GET", f"/sim/users/{openid}/messages").json()["messages"]
+        return [m for m in answer if m["kind"] == "template" and m["title"] == "提现失败"]
+
+    [notice] = wait_until(told)
+    assert "超时未确认收款，转账已撤销" in str(notice) and "¥50.00 已退回" in str(notice)
     assert stack.sim("GET", f"/sim/pay/v3/bills/{no}").json()["state"] == "CANCELLED"
     assert stack.sim("POST", f"/sim/pay/v3/bills/{no}/confirm", json={}).status_code == 409
     stack.enqueue("workers.payouts.cancel_unconfirmed_transfers")  # again: nothing left
