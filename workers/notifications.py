@@ -26,7 +26,9 @@ def notify(event_id: int) -> str:
     with force_locale("en" if (user.language or "").startswith("en") else "zh_CN"):
         title, detail = messages.notification(event.kind, payload)
     openid = user.openid
-    sent = send_template(f"event:{event.id}", user, title, detail)
+    # A 商家转账 bill waiting for the user carries its confirm page: tapping the message opens it.
+    url = payload.get("url") if isinstance(payload.get("url"), str) else None
+    sent = send_template(f"event:{event.id}", user, title, detail, url=url)
     db.session.commit()  # end the job's transaction: the card is read from the latest commit
     sender_cards.warm(openid)  # their next message is likely `收益`
     return "sent" if sent is not None else "already sent"

@@ -420,7 +420,7 @@ def test_the_bot_the_notification_and_the_confirm_page_lead_to_the_users_confirm
         return [m for m in answer if m["kind"] == "template" and m["title"] == "提现待确认收款"]
 
     [template] = wait_until(notified)
-    assert link in str(template)
+    assert link in str(template) and template["url"] == link
 
     # The page, signed in as someone else's withdrawal, or not signed in.
     page_path = f"/me/withdrawals/{withdrawal_id}"
