@@ -529,3 +529,56 @@ def test_the_channel_command(app):
     assert runner.invoke(args=["withdrawal", "channel", "alipay"]).exit_code != 0
     refused = runner.invoke(args=["withdrawal", "channel", "manual", "--cancel-after", "0"])
     assert refused.exit_code == 1 and "channel_unavailable" in refused.output
+
+
+def test_the_confirm_page_in_a_browser_confirms_through_the_bridge(stack, earner, tmp_path):
+    """Headless Chromium: the page's static script calls wx.requestMerchantTransfer (the
+    simulator's jsbridge.js), the simulator's 确认收款 page comes back with
+    requestMerchantTransfer:ok, and the bill's notify pays the withdrawal once."""
+    import re
+    import shutil
+    from urllib.parse import urlsplit
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from web.shop_links import SESSION_OPENID
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(chromium):
+        pytest.skip("no chromium")
+    distributor_id, openid = earner
+    stack.start_worker()
+    withdrawal_id, _no = withdraw(stack, distributor_id)
+    stack.wait_status(withdrawal_id, "waiting_user")
+    cookie = stack.app.session_interface.get_signing_serializer(stack.app).dumps(
+        {SESSION_OPENID: openid}
+    )
+    host = urlsplit(stack.app_url)
+    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+    args += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=args)
+        context = browser.new_context(locale="zh-CN")
+        context.add_cookies(
+            [
+                {
+                    "name": stack.app.config.get("SESSION_COOKIE_NAME", "session"),
+                    "value": cookie,
+                    "domain": host.hostname,
+                    "path": "/",
+                }
+            ]
+        )
+        page = context.new_page()
+        page.goto(f"{stack.app_url}/me/withdrawals/{withdrawal_id}")
+        page.locator("#confirm-transfer").click()
+        page.get_by_test_id("transfer-confirm").click()  # on the simulator's page
+        # Confirmed, or already paid when the notify beat the redirect back.
+        expect(page.locator("main")).to_contain_text(
+            re.compile("已确认收款|已到账微信零钱"), timeout=15_000
+        )
+        assert "err_msg=requestMerchantTransfer" in page.url
+        page.screenshot(path=str(tmp_path / "confirmed.png"))
+        browser.close()
+    stack.wait_status(withdrawal_id, "paid")
+    assert_settled_once(stack, withdrawal_id, distributor_id, "paid")
