@@ -359,6 +359,29 @@ def record_bill(withdrawal_id: int, bill: TransferBill) -> Withdrawal:
     return withdrawal
 
 
+def bill_request(withdrawal_id: int) -> PayoutStart | None:
+    """The create request of a 商家转账 withdrawal waiting for the user whose package_info is
+    not known (WeChat's query does not return it; a repeat create with the same number and
+    parameters does), else None."""
+    with unit_of_work():
+        withdrawal = _locked(withdrawal_id)
+        if (
+            withdrawal.payout_via != TRANSFER_BILLS
+            or withdrawal.status != WAITING_USER
+            or withdrawal.package_info
+        ):
+            return None
+        distributor = db.session.get(Distributor, withdrawal.distributor_id)
+        start = PayoutStart(
+            withdrawal.out_bill_no,
+            distributor.user.openid,
+            withdrawal.net_fen,
+            TRANSFER_REMARK,
+            via=TRANSFER_BILLS,
+        )
+    return start
+
+
 def bill_refused(withdrawal_id: int, reason: str) -> Withdrawal:
     """WeChat refused to make the bill, and a query found none under its number: it never
     existed, so the money goes back (held -> available), once."""

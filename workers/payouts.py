@@ -100,7 +100,20 @@ def sync_transfer_bill(withdrawal_id: int) -> str:
         # Never made (the create job died before WeChat took it): the payout job makes it.
         get_queue("default").enqueue(pay_withdrawal, withdrawal_id)
         return "no bill"
-    return withdrawals.record_bill(withdrawal_id, bill).status
+    status = withdrawals.record_bill(withdrawal_id, bill).status
+    start = withdrawals.bill_request(withdrawal_id)
+    if start is not None:
+        # Waiting for the user, but the create answered before the package existed: asking
+        # again with the same number and parameters answers the bill with its package_info.
+        try:
+            bill = pay_gateway().create_transfer(
+                start.out_bill_no, start.openid, start.amount_fen, start.description
+            )
+        except (PayOutcomeUnknown, PayRefused) as e:
+            log.warning("transfer %s: package not fetched (%s)", out_bill_no, e)
+            return status
+        status = withdrawals.record_bill(withdrawal_id, bill).status
+    return status
 
 
 def cancel_unconfirmed_transfers() -> int:

@@ -582,3 +582,42 @@ def test_the_confirm_page_in_a_browser_confirms_through_the_bridge(stack, earner
         browser.close()
     stack.wait_status(withdrawal_id, "paid")
     assert_settled_once(stack, withdrawal_id, distributor_id, "paid")
+
+
+def test_a_bill_accepted_before_its_package_gets_the_package_from_the_sync_job(ctx):
+    """WeChat may answer the create ACCEPTED, without package_info, and its query never returns
+    one: the sync job moves the withdrawal to waiting_user and asks the same create again."""
+    from wechat.pay_v3 import TransferBill, use_pay_gateway
+    from workers.payouts import pay_withdrawal, sync_transfer_bills
+
+    class Gateway:
+        def __init__(self):
+            self.creates, self.state = [], "ACCEPTED"
+
+        def create_transfer(self, out_bill_no, openid, amount_fen, remark, user_name=None):
+            self.creates.append((out_bill_no, openid, amount_fen, remark))
+            package = "pkg-1" if self.state == "WAIT_USER_CONFIRM" else None
+            return TransferBill(out_bill_no, "1330001", self.state, package_info=package)
+
+        def query_transfer(self, out_bill_no):
+            return TransferBill(out_bill_no, "1330001", self.state)
+
+    gateway = Gateway()
+    use_pay_gateway(ctx, gateway)
+    distributor = make_earner(10_000)
+    row = withdrawals.request_withdrawal(distributor.id, 5_000)
+    withdrawal_id = row.id
+    assert pay_withdrawal(withdrawal_id) == "paying"
+    gateway.state = "WAIT_USER_CONFIRM"
+    assert sync_transfer_bills(older_than_seconds=-60) == 1
+    waiting = db.session.get(Withdrawal, withdrawal_id)
+    assert (waiting.status, waiting.package_info) == ("waiting_user", "pkg-1")
+    assert len(gateway.creates) == 2 and len(set(gateway.creates)) == 1  # the same request
+    db.session.rollback()
+    assert sync_transfer_bills(older_than_seconds=-60) == 1
+    assert len(gateway.creates) == 2  # the package is known: only the query
+    gateway.state = "SUCCESS"
+    sync_transfer_bills(older_than_seconds=-60)
+    assert db.session.get(Withdrawal, withdrawal_id).status == "paid"
+    assert balances(distributor.id)["paid_out"] == 5_000
+    assert ledger.reconcile().ok
