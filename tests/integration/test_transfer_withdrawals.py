@@ -621,3 +621,30 @@ def test_a_bill_accepted_before_its_package_gets_the_package_from_the_sync_job(c
     assert db.session.get(Withdrawal, withdrawal_id).status == "paid"
     assert balances(distributor.id)["paid_out"] == 5_000
     assert ledger.reconcile().ok
+
+
+def test_the_migration_keeps_a_running_merchant_on_v2_and_goes_down_and_up(app):
+    """0008 on a deployment that already runs: its merchant stays on wechat_v2 (a new
+    deployment's merchant starts on transfer_bills, the model's default); down to 0007 and up
+    again on both databases."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    with app.app_context():
+        downgrade(revision="0007_pay_notifications")
+        db.session.execute(
+            text(
+                "INSERT INTO merchants (slug, name, application_policy, spend_threshold_fen, "
+                "binding_mode, binding_scope, withdraw_min_fen, withdraw_fee_bps, "
+                "withdraw_channels, auto_confirm_days, unpaid_cancel_minutes, created_at) "
+                "VALUES ('old', 'Old', 'audit', 0, 'first_touch', 'new_users_only', 100, 0, "
+                "'[\"wechat\"]', 10, 30, CURRENT_TIMESTAMP)"
+            )
+        )
+        db.session.commit()
+        upgrade()
+        row = db.session.execute(
+            text("SELECT payout_channel, transfer_cancel_minutes FROM merchants")
+        ).one()
+        assert tuple(row) == ("wechat_v2", 1440)
+        db.session.rollback()
