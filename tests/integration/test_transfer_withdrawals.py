@@ -469,6 +469,12 @@ def test_the_bot_the_notification_and_the_confirm_page_lead_to_the_users_confirm
     stack.wait_status(withdrawal_id, "paid")
     assert "已到账微信零钱" in client.get(page_path).get_data(as_text=True)
     assert_settled_once(stack, withdrawal_id, distributor_id, "paid")
+    # The user's phone shows the money in the wallet, and 收益 shows it withdrawn.
+    phone = stack.sim("GET", f"/sim/users/{openid}/conversation").json()
+    wallet = [e for e in phone["entries"] if e.get("kind") == "wallet"]
+    assert [e["content"] for e in wallet] == [wallet[0]["content"]]
+    assert "你已收款 ¥50.00" in wallet[0]["content"]
+    assert "已提现：¥50.00" in say("收益")
 
 
 # -- channels per deployment (service level, no simulator) -------------------------------------
