@@ -7,15 +7,9 @@ there and publishes its platform public key beside them."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 import requests
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 import simulator
 from demo_identity import DEMO_PAY_PUBLIC_KEY_ID
@@ -23,29 +17,9 @@ from models import Commission, Order, Payment, PayNotification, Refund, db
 from services import ledger, orders
 from tests.conftest import test_config
 from tests.factories import make_chain, make_product, make_shopper
+from tests.support.serving import serve, wait_until
 from web import create_app
 from wechat.pay_v3 import pay_gateway
-
-
-@contextmanager
-def serve(wsgi) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-
-
-def wait_until(check, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"not within {timeout}s: {check.__doc__}")
 
 
 @pytest.fixture

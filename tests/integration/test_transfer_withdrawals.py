@@ -11,8 +11,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -28,32 +26,10 @@ from services import ledger, withdrawals
 from services.ledger import balances
 from tests.conftest import REPO, flask_cli, subprocess_env, test_config
 from tests.factories import make_earner, set_policy
+from tests.support.serving import serve, wait_until
 from web import create_app
 
 pytestmark = pytest.mark.slow
-
-
-@contextmanager
-def serve(wsgi) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-
-
-def wait_until(check, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"not within {timeout}s: {check.__doc__}")
 
 
 class Stack:

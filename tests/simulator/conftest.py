@@ -7,10 +7,8 @@ encrypts its replies with it, so every delivery test is an interop test against 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -19,27 +17,14 @@ from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.replies import BaseReply, TextReply
 from wechatpy.utils import check_signature
-from werkzeug.serving import make_server
 
 from simulator import create_app
 from simulator.config import DEMO_WECHAT
+from tests.support.serving import serve
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters
 TOKEN, APPID = DEMO_WECHAT["WECHAT_TOKEN"], DEMO_WECHAT["WECHAT_APPID"]
 SECRET = DEMO_WECHAT["WECHAT_APPSECRET"]
-
-
-@contextmanager
-def serve(app: Flask) -> Iterator[str]:
-    """Serve a WSGI app over real HTTP on a free port, threaded; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
 
 
 class FakeWebhook:
