@@ -296,7 +296,9 @@ def test_withdraw_with_any_bad_amount_is_refused_kindly(client, world):
 @pytest.mark.parametrize(("event", "prefix"), [("SCAN", "d_"), ("subscribe", "qrscene_d_")])
 def test_a_scene_with_any_bad_code_binds_nobody_and_says_so(client, world, event, prefix):
     d, _product = world
-    post(client, w.event_xml("o-follower", "subscribe"))  # a follower already (rows made now)
+    # a follower already (rows made now), at a CreateTime no sweep event shares: the same
+    # sender, event and time would be one delivery to the de-duplication
+    post(client, w.event_xml("o-follower", "subscribe", at=next(_event_times)))
     invalid = "这个推广码无效或已停用，没有绑定推荐人。"
 
     def check(response):
