@@ -28,6 +28,7 @@ IMPORT_NAMES = {
     "qrcode": "qrcode",
     "wechatpy": "wechatpy",
     "wechatpayv3": "wechatpayv3",
+    "cryptography": "cryptography",
     "WeRoBot": "werobot",
     "requests": "requests",
     "Flask-WTF": "flask_wtf",
