@@ -101,7 +101,9 @@ def withdraw(message, distributor, amount_text: str = ""):
         return messages.withdraw_refused(e.code, params)
     except DomainError as e:
         return messages.withdraw_refused(e.code, e.params)
-    auto = withdrawal.status == "approved"
+    # Approved at once by the merchant's policy: read after the commit, the payout job may have
+    # moved it on already (paying, waiting for the user, even paid), which all mean approved.
+    auto = withdrawal.status not in ("requested", "rejected")
     if withdrawal.channel == "wechat" and merchant().payout_channel == TRANSFER_BILLS:
         # 商家转账: the money arrives once the distributor confirms receipt on the page.
         return messages.withdraw_requested_to_confirm(

@@ -6,10 +6,10 @@ import time
 
 import pytest
 from defusedxml import ElementTree as SafeET
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from models import Binding, User, Withdrawal, db
-from services import distributors
+from services import distributors, withdrawals
 from services.ledger import balances
 from tests.conftest import test_config
 from tests.factories import (
@@ -192,6 +192,25 @@ class TestCommands:
         assert "提现 ¥50.00 已提交" in reply_text(say(client, openid, "提现 50"))
         assert balances(distributor_id)["held"] == 5_000
         assert "提现中：¥50.00" in reply_text(say(client, openid, "收益"))
+
+    def test_an_auto_approved_withdrawal_is_told_so_even_when_its_payout_already_began(
+        self, client, earner, monkeypatch
+    ):
+        """A worker may take the payout job between the request's commit and the reply."""
+        openid, _distributor_id = earner
+        set_policy(withdraw_auto_approve_max_fen=100_000, payout_channel="wechat_v2")
+        real = withdrawals.request_withdrawal
+
+        def then_the_worker_starts_paying(*args, **kwargs):
+            withdrawal = real(*args, **kwargs)
+            db.session.execute(
+                update(Withdrawal).where(Withdrawal.id == withdrawal.id).values(status="paying")
+            )
+            db.session.commit()
+            return withdrawal
+
+        monkeypatch.setattr(withdrawals, "request_withdrawal", then_the_worker_starts_paying)
+        assert "提现 ¥50.00 已受理" in reply_text(say(client, openid, "提现 50"))
 
     def test_withdraw_menu_says_how_and_what_is_available(self, client, earner):
         openid, _ = earner
