@@ -540,7 +540,7 @@ def test_the_confirm_page_in_a_browser_confirms_through_the_bridge(stack, earner
     args += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=args)
-        context = browser.new_context(locale="zh-CN")
+        context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
         context.add_cookies(
             [
                 {
@@ -553,6 +553,7 @@ def test_the_confirm_page_in_a_browser_confirms_through_the_bridge(stack, earner
         )
         page = context.new_page()
         page.goto(f"{stack.app_url}/me/withdrawals/{withdrawal_id}")
+        page.screenshot(path=str(tmp_path / "waiting.png"))  # a phone's size, kept for a look
         page.locator("#confirm-transfer").click()
         page.get_by_test_id("transfer-confirm").click()  # on the simulator's page
         # Confirmed, or already paid when the notify beat the redirect back.
