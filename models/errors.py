@@ -63,3 +63,11 @@ class OrderError(DomainError):
 
 class LedgerImbalance(DomainError):
     code = "ledger_imbalance"
+
+
+class CouponRefused(DomainError):
+    code = "coupon_refused"
+
+
+class RegionNotDelivered(DomainError):
+    code = "region_not_delivered"
