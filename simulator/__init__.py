@@ -18,6 +18,7 @@ from . import (
     api,
     driver,
     inspection,
+    jssdk,
     media,
     messaging,
     oauth,
@@ -44,7 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_blueprints(app: Flask) -> None:
-    modules = (tokens, api, media, messaging, oauth, pay, paydriver, driver, inspection)
+    modules = (tokens, api, media, messaging, oauth, pay, paydriver, driver, inspection, jssdk)
     modules += (pay_v3, transfer_bills, paydriver_v3)
     for module in modules:
         app.register_blueprint(module.bp)

@@ -86,6 +86,7 @@ def quotas():
                 "expires_in": round(current.expires_at - now) if current else None,
             },
             api_calls=count("api:calls", 0),
+            jsapi_ticket={"fetches_total": count("jsapi_ticket:total", 0)},
             custom={
                 "sent_total": count("custom:total", 0),
                 "by_user": {u.openid: window(store, u, now) for u in store.users.values()},

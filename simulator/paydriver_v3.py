@@ -6,10 +6,10 @@ Under /sim/pay/v3/ (JSON unless a page). The two pages play what the WeChat clie
   paySign is checked with the merchant's public key when present) and `redirect`; 确认支付 pays the
   order (TRANSACTION.SUCCESS notify) and goes back to `redirect?err_msg=get_brand_wcpay_request:ok`,
   取消 goes back with `:cancel` and leaves the order NOTPAY.
-- `/sim/pay/v3/transfer?package=<package_info>` plays `wx.requestMerchantTransfer({mchId, appId,
-  package, openId?})`: 确认收款 makes the bill SUCCESS (the wallet credited) or, with a BILL_FAIL
-  fault, FAIL; 暂不收款 (decline) makes it FAIL; back to
-  `redirect?err_msg=requestMerchantTransfer:ok` (or `:cancel`).
+- `/sim/pay/v3/transfer?package=<package_info>` plays `WeixinJSBridge.invoke(
+  "requestMerchantTransfer", {mchId, appId, package, openId?})`: 确认收款 makes the bill
+  SUCCESS (the wallet credited) or, with a BILL_FAIL fault, FAIL; 暂不收款 (decline) makes it
+  FAIL; back to `redirect?err_msg=requestMerchantTransfer:ok` (or `:cancel`).
 """
 
 from __future__ import annotations
@@ -375,32 +375,80 @@ def transfer_submit():
     return jsonify(payload), status
 
 
-JSBRIDGE = """// The simulator's stand-in for the WeChat client's payment bridges.
+JSBRIDGE = """// The simulator's stand-in for the WeChat client's JS-SDK (jweixin) and its bridge.
 (function () {
   var base = (document.currentScript && document.currentScript.src || "").split("/sim/")[0];
+  var state = "none", granted = [], failure = null, onReady = [], onError = [];
   function go(page, params) {
     var query = new URLSearchParams(params);
     query.set("redirect", window.location.href.split("#")[0]);
     window.location.href = base + "/sim/pay/v3/" + page + "?" + query.toString();
   }
+  function verified(answer, apis) {
+    if (answer && answer.errMsg === "config:ok") {
+      state = "ready"; granted = apis || [];
+      onReady.splice(0).forEach(function (callback) { callback(); });
+    } else {
+      state = "error"; failure = answer || {errMsg: "config:fail"};
+      onError.splice(0).forEach(function (callback) { callback(failure); });
+    }
+  }
+  var wx = window.wx = window.wx || {};
+  // wx.config: the signature is checked by the simulator, as WeChat's client checks it.
+  wx.config = function (options) {
+    state = "pending";
+    var request = new XMLHttpRequest();
+    request.open("POST", base + "/sim/jssdk/config");
+    request.setRequestHeader("Content-Type", "application/json");
+    request.onload = function () {
+      var answer = null;
+      try { answer = JSON.parse(request.responseText); } catch (e) { answer = null; }
+      verified(answer, options.jsApiList);
+    };
+    request.onerror = function () { verified({errMsg: "config:fail, network"}); };
+    request.send(JSON.stringify({
+      appId: options.appId, timestamp: String(options.timestamp), nonceStr: options.nonceStr,
+      signature: options.signature, jsApiList: options.jsApiList || [],
+      url: window.location.href.split("#")[0]
+    }));
+  };
+  wx.ready = function (callback) {
+    if (state === "ready") { callback(); } else { onReady.push(callback); }
+  };
+  wx.error = function (callback) {
+    if (state === "error") { callback(failure); } else { onError.push(callback); }
+  };
+  wx.checkJsApi = function (options) {
+    var result = {};
+    (options.jsApiList || []).forEach(function (name) {
+      result[name] = name === "requestMerchantTransfer" || name === "chooseWXPay";
+    });
+    if (options.success) { options.success({checkResult: result, errMsg: "checkJsApi:ok"}); }
+  };
   window.WeixinJSBridge = window.WeixinJSBridge || {
-    invoke: function (name, params) {
-      if (name === "getBrandWCPayRequest") { go("cashier", params); }
+    invoke: function (name, params, callback) {
+      if (name === "getBrandWCPayRequest") { go("cashier", params); return; }
+      if (name === "requestMerchantTransfer") {
+        if (state !== "ready" || granted.indexOf(name) < 0) {
+          if (callback) { callback({err_msg: name + ":fail permission denied"}); }
+          return;
+        }
+        go("transfer", {mchId: params.mchId, appId: params.appId, package: params.package,
+                        openId: params.openId || ""});
+        return;
+      }
+      if (callback) { callback({err_msg: name + ":fail not supported"}); }
     }
   };
-  window.wx = window.wx || {};
-  window.wx.requestMerchantTransfer = function (options) {
-    go("transfer", {mchId: options.mchId, appId: options.appId, package: options.package,
-                    openId: options.openId || ""});
-  };
-  window.wx.canIUse = window.wx.canIUse || function () { return true; };
 })();
 """
 
 
 @bp.get("/jsbridge.js")
 def jsbridge():
-    """`WeixinJSBridge.invoke("getBrandWCPayRequest", params)` and `wx.requestMerchantTransfer`
-    for a browser: each opens the matching page, which comes back with `?err_msg=...` (the page
-    leaves, so the callback is not called)."""
+    """`wx.config` (checked by /sim/jssdk/config), `wx.ready`, `wx.error`, `wx.checkJsApi`, and
+    `WeixinJSBridge.invoke` for "getBrandWCPayRequest" and "requestMerchantTransfer" (the latter
+    only after a verified config that lists it, as WeChat's client refuses it otherwise): each
+    opens the matching page, which comes back with `?err_msg=...` (the page leaves, so the
+    callback is not called)."""
     return JSBRIDGE, 200, {"Content-Type": "application/javascript; charset=utf-8"}

@@ -111,6 +111,9 @@ class Store:
             self.refunds: dict[str, dict[str, Any]] = {}  # by out_refund_no
             self.transfers: dict[str, dict[str, Any]] = {}  # by partner_trade_no
             self.transfer_faults: list[dict[str, Any]] = []
+            # The JS-SDK (jssdk): live jsapi tickets (-> expiry) and every page's wx.config answer.
+            self.jsapi_tickets: dict[str, float] = {}
+            self.jssdk_configs: list[dict[str, Any]] = []
             # WeChat Pay APIv3 (pay_v3, transfer_bills): its own orders, refunds, bills, faults.
             self.v3_orders: dict[str, dict[str, Any]] = {}  # by out_trade_no
             self.v3_refunds: dict[str, dict[str, Any]] = {}  # by out_refund_no

@@ -36,7 +36,7 @@ from services.material import list_material
 from texts import messages
 from web.params import query_id
 from web.shop_links import SESSION_OPENID
-from wechat.gateway import web_oauth
+from wechat.gateway import official_account, web_oauth
 
 log = logging.getLogger(__name__)
 bp = Blueprint("me", __name__, url_prefix="/me")
@@ -139,6 +139,17 @@ def _bridge_script() -> str:
     return current_app.config["WECHAT_API_BASE"].rstrip("/") + "/sim/pay/v3/jsbridge.js"
 
 
+def _jssdk_config() -> dict | None:
+    """wx.config's parameters for this page at its public address, or None when WeChat cannot
+    give a ticket now (the page then says to try again rather than show a button that fails)."""
+    url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + request.full_path.rstrip("?")
+    try:
+        return official_account().jssdk_config(url)
+    except (WeChatException, OSError, KeyError) as e:
+        log.warning("no JS-SDK config for %s: %s", url, e)
+        return None
+
+
 @bp.get("/withdrawals/<id:withdrawal_id>")
 def withdrawal_page(withdrawal_id: int):
     """The distributor's withdrawal; while its 商家转账 bill waits for them, the button that
@@ -150,19 +161,22 @@ def withdrawal_page(withdrawal_id: int):
     if withdrawal is None or withdrawal.distributor_id != distributor.id:
         abort(404)  # another person's withdrawal is not found, not forbidden
     confirmable = withdrawal.status == "waiting_user" and bool(withdrawal.package_info)
+    jssdk = _jssdk_config() if confirmable else None
     answer = request.args.get("err_msg", "")[:64]
     return render_template(
         "me/withdrawal.html",
         withdrawal=withdrawal,
         amount=messages.yuan(withdrawal.net_fen),
         requested_at=withdrawal.requested_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
-        confirmable=confirmable,
+        confirmable=confirmable and jssdk is not None,
+        unavailable=confirmable and jssdk is None,
         confirmed=answer.endswith(":ok"),
         transfer={
             "mch-id": current_app.config.get("WECHAT_PAY_MCH_ID") or "",
             "app-id": current_app.config.get("WECHAT_APPID") or "",
             "package": withdrawal.package_info or "",
             "open-id": distributor.user.openid,
+            **{f"config-{k.lower()}": v for k, v in (jssdk or {}).items()},
         },
         bridge_script=_bridge_script() if confirmable else None,
     )

@@ -75,6 +75,7 @@ class FenxiaoWeChatClient(WeChatClient):
         self.redis = redis_client
         self.token_key = f"wechat:{appid}:access_token"
         self.lock_key = f"wechat:{appid}:access_token:lock"
+        self.ticket_key = f"wechat:{appid}:jsapi_ticket"
         if api_base.rstrip("/") != REAL_API_BASE:
             for host in WECHAT_HOSTS:
                 self._http.mount(host, RedirectAdapter(api_base))
@@ -116,6 +117,22 @@ class FenxiaoWeChatClient(WeChatClient):
 
     def fetch_access_token(self):
         return self.refresh_token(stale=(self._stored_token() or (None,))[0])
+
+    # -- the JS-SDK ticket ------------------------------------------------------------------
+    def jsapi_ticket(self) -> str:
+        """「JS-SDK 使用权限签名算法」: the jsapi_ticket lasts 7200 s and its calls are limited, so
+        it is cached in Redis for every process, fetched by one of them under a lock."""
+        raw = self.redis.get(self.ticket_key)
+        if raw:
+            return raw.decode() if isinstance(raw, bytes) else raw
+        with self.redis.lock(self.ticket_key + ":lock", timeout=20, blocking_timeout=20):
+            raw = self.redis.get(self.ticket_key)
+            if raw:
+                return raw.decode() if isinstance(raw, bytes) else raw
+            result = self.jsapi.get_ticket("jsapi")
+            expires_in = int(result.get("expires_in", 7200))
+            self.redis.set(self.ticket_key, result["ticket"], ex=max(expires_in - 60, 1))
+            return result["ticket"]
 
     # -- calls -----------------------------------------------------------------------------
     def _request(self, method, url_or_endpoint, **kwargs):

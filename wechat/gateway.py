@@ -10,6 +10,8 @@ gateway of their own (wechat.payouts).
 from __future__ import annotations
 
 import io
+import secrets
+import time
 from typing import Protocol
 
 from flask import Flask, current_app
@@ -39,6 +41,8 @@ class OfficialAccount(Protocol):
     def send_text(self, openid: str, text: str) -> dict: ...
 
     def send_image(self, openid: str, media_id: str) -> dict: ...
+
+    def jssdk_config(self, url: str) -> dict: ...
 
 
 class WeChatPyAccount:
@@ -88,6 +92,21 @@ class WeChatPyAccount:
     def send_image(self, openid: str, media_id: str) -> dict:
         """「客服消息」 message/custom/send, image."""
         return self.client.message.send_image(openid, media_id)
+
+    def jssdk_config(self, url: str) -> dict:
+        """What a page passes to `wx.config` (「JS-SDK 使用权限签名算法」): appId, timestamp,
+        nonceStr and the signature of `url`, the page's address as the browser shows it, without
+        its `#` part (WeChat's client signs what it sees, so a proxy's rewritten URL fails)."""
+        client = self.client
+        nonce, timestamp = secrets.token_hex(8), str(int(time.time()))
+        url = url.split("#")[0]
+        ticket = client.jsapi_ticket()
+        return {
+            "appId": client.appid,
+            "timestamp": timestamp,
+            "nonceStr": nonce,
+            "signature": client.jsapi.get_jsapi_signature(nonce, ticket, timestamp, url),
+        }
 
 
 def official_account(app: Flask | None = None) -> OfficialAccount:

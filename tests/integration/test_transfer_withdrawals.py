@@ -51,6 +51,7 @@ class Stack:
             WECHAT_API_BASE=self.sim_url,
             WECHAT_PAY_V3_API_BASE=self.sim_url,
             WECHAT_PAY_NOTIFY_BASE=self.app_url,
+            PUBLIC_BASE_URL=self.app_url,
         )
         before = Worker.count(connection=get_redis(self.app))
         proc = subprocess.Popen(
@@ -123,6 +124,7 @@ def stack(database_url, redis_url, tmp_path):
         app.config["WECHAT_PAY_V3_API_BASE"] = sim_url
         app.config["WECHAT_PAY_NOTIFY_BASE"] = app_url
         app.config["WECHAT_API_BASE"] = sim_url
+        app.config["PUBLIC_BASE_URL"] = app_url  # the address pages are signed for (JS-SDK)
         live = Stack(app, sim_url, app_url)
         try:
             yield live
@@ -514,8 +516,9 @@ def test_the_channel_command(app):
 
 
 def test_the_confirm_page_in_a_browser_confirms_through_the_bridge(stack, earner, tmp_path):
-    """Headless Chromium: the page's static script calls wx.requestMerchantTransfer (the
-    simulator's jsbridge.js), the simulator's 确认收款 page comes back with
+    """Headless Chromium: the page's static script runs wx.config with the page's JS-SDK
+    signature, then WeixinJSBridge.invoke("requestMerchantTransfer") (the simulator's
+    jsbridge.js), the simulator's 确认收款 page comes back with
     requestMerchantTransfer:ok, and the bill's notify pays the withdrawal once."""
     import re
     import shutil
@@ -552,7 +555,19 @@ def test_the_confirm_page_in_a_browser_confirms_through_the_bridge(stack, earner
             ]
         )
         page = context.new_page()
+        # Signed for another address (a proxy's): WeChat's client refuses the config, and the
+        # button stays disabled with a word on why.
+        stack.app.config["PUBLIC_BASE_URL"] = "http://shop.example.invalid"
+        try:
+            page.goto(f"{stack.app_url}/me/withdrawals/{withdrawal_id}")
+            expect(page.locator("#transfer-note")).to_contain_text("微信未授权", timeout=10_000)
+            expect(page.locator("#confirm-transfer")).to_be_disabled()
+        finally:
+            stack.app.config["PUBLIC_BASE_URL"] = stack.app_url
         page.goto(f"{stack.app_url}/me/withdrawals/{withdrawal_id}")
+        expect(page.locator("#confirm-transfer")).to_be_enabled(timeout=10_000)
+        configs = stack.sim("GET", "/sim/jssdk/configs").json()["configs"]
+        assert [c["errMsg"] for c in configs] == ["config:invalid signature", "config:ok"]
         page.screenshot(path=str(tmp_path / "waiting.png"))  # a phone's size, kept for a look
         page.locator("#confirm-transfer").click()
         page.get_by_test_id("transfer-confirm").click()  # on the simulator's page

@@ -93,3 +93,31 @@ def test_the_daily_token_limit_raises_rate_limited_instead_of_looping(redis_clie
             ours.user.get("o-client")
         assert err.value.errcode == 45009
         assert fetches(url) == 1
+
+
+def test_processes_share_one_jsapi_ticket_and_pages_are_signed_with_it(redis_client, sim_url):
+    """「JS-SDK 使用权限签名算法」: one getticket for every process while it lives, and a
+    wx.config signed with it passes the simulator's check (as WeChat's client checks it)."""
+    clients = [client(redis_client, sim_url) for _ in range(4)]
+    tickets = []
+    threads = [
+        threading.Thread(target=lambda c=c: tickets.append(c.jsapi_ticket())) for c in clients
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(tickets)) == 1
+    quotas = requests.get(f"{sim_url}/sim/quotas", timeout=5).json()
+    assert quotas["jsapi_ticket"] == {"fetches_total": 1}
+    ticket = tickets[0]
+    page = "http://127.0.0.1:5000/me/withdrawals/3?err_msg=x"
+    nonce, at = "n0nce", "1765000000"
+    signed = clients[0].jsapi.get_jsapi_signature(nonce, ticket, at, page)
+    fields = {"appId": APPID, "timestamp": at, "nonceStr": nonce, "signature": signed}
+    check = requests.post(f"{sim_url}/sim/jssdk/config", json=fields | {"url": page}, timeout=5)
+    assert check.json() == {"errMsg": "config:ok"}
+    other = requests.post(
+        f"{sim_url}/sim/jssdk/config", json=fields | {"url": page + "&more=1"}, timeout=5
+    )
+    assert other.json() == {"errMsg": "config:invalid signature"}
