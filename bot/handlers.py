@@ -7,7 +7,7 @@ from werobot.replies import ImageReply
 
 from bot import turn as bot_turn
 from infra.clock import china_day, now
-from models.errors import DomainError, InsufficientBalance
+from models.errors import DomainError, InsufficientBalance, RealNameRequired
 from models.money import parse_yuan
 from models.poster_rules import SCENE_PREFIX
 from models.transfer_bills import TRANSFER_BILLS
@@ -98,6 +98,9 @@ def withdraw(message, distributor, amount_text: str = ""):
         withdrawal = withdrawals.request_withdrawal(distributor.id, parse_yuan(amount_text))
     except InsufficientBalance as e:
         params = {**e.params, "available_fen": max(balances(distributor.id)["available"], 0)}
+        return messages.withdraw_refused(e.code, params)
+    except RealNameRequired as e:
+        params = {**e.params, "url": withdrawals.real_name_url()}
         return messages.withdraw_refused(e.code, params)
     except DomainError as e:
         return messages.withdraw_refused(e.code, e.params)

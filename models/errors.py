@@ -57,6 +57,14 @@ class ChannelUnavailable(DomainError):
     code = "channel_unavailable"
 
 
+class RealNameRequired(DomainError):
+    code = "real_name_required"
+
+
+class InvalidRealName(DomainError):
+    code = "invalid_real_name"
+
+
 class OrderError(DomainError):
     code = "order_error"
 

@@ -44,3 +44,28 @@ def parse_code(text: object) -> str | None:
         return None
     code = code.lower()
     return code if _CODE.fullmatch(code) else None
+
+
+REAL_NAME_MAX = 32
+# A real name as WeChat verifies it: Chinese characters (with the middle dot of transliterated
+# names, 「·」), or Latin letters with spaces, hyphens and apostrophes for foreign names.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_REAL_NAME = re.compile(f"[{_HAN}]+(?:·[{_HAN}]+)*|[A-Za-z]+(?:[ '\\-][A-Za-z]+)*")
+_MIDDLE_DOTS = str.maketrans(dict.fromkeys("\u2022\u2027\u2219\u30fb\uff0e\uff65", "·"))
+
+
+def parse_real_name(text: object) -> str | None:
+    """' 张三 ' -> '张三', '阿依古丽・买买提' -> '阿依古丽·买买提' (the middle dot made one);
+    None for anything a person's real name cannot be: digits, symbols, control characters,
+    one character, more than REAL_NAME_MAX, Chinese mixed with Latin."""
+    if not isinstance(text, str):
+        return None
+    name = " ".join(text.split()).translate(_MIDDLE_DOTS)
+    if not 2 <= len(name) <= REAL_NAME_MAX or not _REAL_NAME.fullmatch(name):
+        return None
+    return name
+
+
+def mask_real_name(name: str) -> str:
+    """'张三' -> '*三', '欧阳娜娜' -> '***娜': what a page shows of a stored real name."""
+    return "*" * (len(name) - 1) + name[-1]

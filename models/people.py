@@ -92,6 +92,9 @@ class Distributor(StatusMixin, Base):
     reviewed_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     reject_reason: Mapped[str | None] = mapped_column(String(200))
     frozen_reason: Mapped[str | None] = mapped_column(String(200))
+    # The payee's real name, given on /me/real-name: 商家转账 sends it (encrypted) from 2,000
+    # yuan, and WeChat checks it against the name the user verified in WeChat.
+    real_name: Mapped[str | None] = mapped_column(String(32))
     team_l1_count: Mapped[int] = mapped_column(Integer, default=0)
     team_l2_count: Mapped[int] = mapped_column(Integer, default=0)
     team_l3_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -18,6 +18,9 @@ TRANSFER_BILLS = "transfer_bills"  # 商家转账 (APIv3), the default
 WECHAT_V2 = "wechat_v2"  # 企业付款到零钱 (v2), for merchants who still have it
 MANUAL = "manual"  # paid by hand, recorded with `withdrawal mark-paid`
 PAYOUT_CHANNELS = (TRANSFER_BILLS, WECHAT_V2, MANUAL)
+# 「发起转账」: from 2,000 yuan a bill must carry the payee's real name (user_name), which WeChat
+# checks against the name the user verified in WeChat.
+TRANSFER_NAME_FROM_FEN = 200_000
 
 PAYING, WAITING_USER, CANCELLING, PAID, FAILED = (
     "paying",

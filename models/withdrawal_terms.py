@@ -18,6 +18,7 @@ from models.errors import (
     InvalidAmount,
     InvalidRule,
     OverDailyLimit,
+    RealNameRequired,
 )
 from models.money import BPS, percent_of
 
@@ -29,6 +30,9 @@ class WithdrawalPolicy:
     minimum_fen: int
     daily_limit_fen: int | None  # None: no daily limit
     fee_bps: int  # rounded down to the fen: the distributor never pays a part fen
+    # From this amount the payout needs the payee's real name (商家转账 from 2,000 yuan);
+    # None: the channel never asks for it.
+    real_name_from_fen: int | None = None
 
     def __post_init__(self):
         if self.minimum_fen < 1:
@@ -58,6 +62,7 @@ class Refusal(StrEnum):
     BELOW_MINIMUM = BelowMinimum.code
     INSUFFICIENT_BALANCE = InsufficientBalance.code
     OVER_DAILY_LIMIT = OverDailyLimit.code
+    REAL_NAME_REQUIRED = RealNameRequired.code
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class WithdrawalRefusal:
     needed_fen: int | None = None  # INSUFFICIENT_BALANCE: the amount asked for
     limit_fen: int | None = None  # OVER_DAILY_LIMIT
     left_fen: int | None = None  # OVER_DAILY_LIMIT: what may still be withdrawn today
+    from_fen: int | None = None  # REAL_NAME_REQUIRED: the amount from which a name is needed
 
     def error(self) -> DomainError:
         """The named domain error the bot and the API translate, with its usual parameters."""
@@ -87,16 +93,27 @@ class WithdrawalRefusal:
                     limit_fen=self.limit_fen,
                     left_fen=self.left_fen,
                 )
+            case Refusal.REAL_NAME_REQUIRED:
+                return RealNameRequired(
+                    "this amount needs the payee's real name", from_fen=self.from_fen
+                )
         raise AssertionError(self.reason)  # every Refusal is matched above
 
 
 def withdrawal_terms(
-    amount_fen: int, available_fen: int, withdrawn_today_fen: int, policy: WithdrawalPolicy
+    amount_fen: int,
+    available_fen: int,
+    withdrawn_today_fen: int,
+    policy: WithdrawalPolicy,
+    payee_named: bool = False,
 ) -> WithdrawalQuote | WithdrawalRefusal:
     """Quote a withdrawal of `amount_fen`, or refuse it: a non-positive amount, one below the
-    minimum, one the available balance does not cover, or one that takes today's total
-    (`withdrawn_today_fen`, this request left out) past the daily limit. Exactly the minimum,
-    exactly the balance and exactly the limit are allowed."""
+    minimum, one the available balance does not cover, one that takes today's total
+    (`withdrawn_today_fen`, this request left out) past the daily limit, or one from the
+    policy's real-name amount (what is transferred, after the fee) when the payee has given no
+    real name (`payee_named`). Exactly
+    the minimum, exactly the balance and exactly the limit are allowed; exactly the real-name
+    amount needs the name."""
     if amount_fen <= 0:
         return WithdrawalRefusal(Refusal.NOT_POSITIVE)
     if amount_fen < policy.minimum_fen:
@@ -107,4 +124,8 @@ def withdrawal_terms(
     if limit is not None and withdrawn_today_fen + amount_fen > limit:
         left = max(limit - withdrawn_today_fen, 0)
         return WithdrawalRefusal(Refusal.OVER_DAILY_LIMIT, limit_fen=limit, left_fen=left)
-    return WithdrawalQuote(amount_fen, percent_of(amount_fen, policy.fee_bps))
+    quote = WithdrawalQuote(amount_fen, percent_of(amount_fen, policy.fee_bps))
+    named_from = policy.real_name_from_fen
+    if named_from is not None and quote.net_fen >= named_from and not payee_named:
+        return WithdrawalRefusal(Refusal.REAL_NAME_REQUIRED, from_fen=named_from)
+    return quote

@@ -45,6 +45,9 @@ class Withdrawal(StatusMixin, Base):
     package_info: Mapped[str | None] = mapped_column(Text)
     waiting_since: Mapped[datetime | None] = mapped_column(TZDateTime)
     bill_checked_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    # The real name sent with a 商家转账 bill from 2,000 yuan, fixed when the payout starts, so
+    # every retry of the bill sends the same parameters even if the distributor edits theirs.
+    payee_name: Mapped[str | None] = mapped_column(String(32))
 
     @property
     def net_fen(self) -> int:

@@ -14,13 +14,14 @@ from infra.clock import china_day, china_day_start, now
 from infra.db import for_update, locked_or_not_found, unit_of_work
 from infra.jobs import enqueue_after_commit
 from models import Distributor, LedgerAccount, Merchant, Withdrawal, db
-from models.errors import ChannelUnavailable, DistributorNotActive, NotFound
+from models.errors import ChannelUnavailable, DistributorNotActive, InvalidRealName, NotFound
 from models.events import (
     WITHDRAWAL_FAILED,
     WITHDRAWAL_PAID,
     WITHDRAWAL_REJECTED,
     WITHDRAWAL_WAITING_USER,
 )
+from models.identifiers import parse_real_name
 from models.ledger import AVAILABLE, FEE_INCOME, HELD, PAID_OUT, account_key
 from models.transfer_bills import (
     FAILED,
@@ -29,6 +30,7 @@ from models.transfer_bills import (
     PAID,
     PAYOUT_CHANNELS,
     TRANSFER_BILLS,
+    TRANSFER_NAME_FROM_FEN,
     WAITING_USER,
     WECHAT_V2,
     next_status,
@@ -56,6 +58,7 @@ class PayoutStart(TransferRequest):
     """The transfer to make, and the channel it goes through (fixed on the withdrawal)."""
 
     via: str = WECHAT_V2
+    real_name: str | None = None  # sent from TRANSFER_NAME_FROM_FEN (商家转账)
 
 
 def pay_v3_configured() -> bool:
@@ -90,15 +93,34 @@ def confirm_url(withdrawal_id: int) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/me/withdrawals/{withdrawal_id}"
 
 
+def real_name_url() -> str:
+    """The distributor's page where they give the real name a large 商家转账 needs."""
+    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/me/real-name"
+
+
+def set_real_name(distributor_id: int, text: str) -> str:
+    """Keep the distributor's real name for payouts that need it; returns the name as kept.
+    Refused (InvalidRealName) when it cannot be a person's name."""
+    name = parse_real_name(text)
+    if name is None:
+        raise InvalidRealName("not a real name", reason="format")
+    with unit_of_work():
+        distributor = locked_or_not_found(Distributor, distributor_id, what="distributor")
+        distributor.real_name = name
+    return name
+
+
 def new_out_bill_no(at: datetime) -> str:
     return "WD" + at.strftime("%Y%m%d%H%M%S") + secrets.token_hex(5).upper()
 
 
-def withdrawal_policy(settings: Merchant) -> WithdrawalPolicy:
+def withdrawal_policy(settings: Merchant, channel: str = "wechat") -> WithdrawalPolicy:
+    named = channel == "wechat" and settings.payout_channel == TRANSFER_BILLS
     return WithdrawalPolicy(
         minimum_fen=settings.withdraw_min_fen,
         daily_limit_fen=settings.withdraw_max_per_day_fen,
         fee_bps=settings.withdraw_fee_bps,
+        real_name_from_fen=TRANSFER_NAME_FROM_FEN if named else None,
     )
 
 
@@ -136,7 +158,8 @@ def request_withdrawal(
             amount_fen,
             available_fen=_lock_balance(available),
             withdrawn_today_fen=_withdrawn_on(distributor.id, china_day(at)),
-            policy=withdrawal_policy(policy),
+            policy=withdrawal_policy(policy, channel),
+            payee_named=bool(distributor.real_name),
         )
         if isinstance(terms, WithdrawalRefusal):
             raise terms.error()
@@ -247,6 +270,9 @@ def start_payout(withdrawal_id: int) -> PayoutStart | None:
                 log.error("withdrawal %s: 商家转账 without APIv3 settings", withdrawal.out_bill_no)
                 return None
             withdrawal.payout_via = channel
+            if channel == TRANSFER_BILLS and withdrawal.net_fen >= TRANSFER_NAME_FROM_FEN:
+                named = db.session.get(Distributor, withdrawal.distributor_id).real_name
+                withdrawal.payee_name = named  # None: the job refuses it, the money returns
         if withdrawal.payout_via == MANUAL:
             return None  # the merchant pays it and records it with `withdrawal mark-paid`
         if withdrawal.status == "approved":
@@ -259,6 +285,7 @@ def start_payout(withdrawal_id: int) -> PayoutStart | None:
             withdrawal.net_fen,
             TRANSFER_REMARK,
             via=withdrawal.payout_via,
+            real_name=withdrawal.payee_name,
         )
     return start
 
@@ -349,12 +376,17 @@ def record_bill(withdrawal_id: int, bill: TransferBill) -> Withdrawal:
             withdrawal.provider_ref = ref or withdrawal.provider_ref
             if target == WAITING_USER and withdrawal.waiting_since is None:
                 withdrawal.waiting_since = now()
+                # cancel_unconfirmed_transfers cancels it from then on (unconfirmed_bills)
+                confirm_by = withdrawal.waiting_since + timedelta(
+                    minutes=merchant().transfer_cancel_minutes
+                )
                 record_event(
                     WITHDRAWAL_WAITING_USER,
                     withdrawal.distributor_id,
                     out_bill_no=withdrawal.out_bill_no,
                     amount_fen=withdrawal.net_fen,
                     url=confirm_url(withdrawal.id),
+                    confirm_by=confirm_by.isoformat(),
                 )
     return withdrawal
 
@@ -378,6 +410,7 @@ def bill_request(withdrawal_id: int) -> PayoutStart | None:
             withdrawal.net_fen,
             TRANSFER_REMARK,
             via=TRANSFER_BILLS,
+            real_name=withdrawal.payee_name,
         )
     return start
 

@@ -3,8 +3,11 @@ translations/en). Handlers pass data in; nothing else in bot/ holds user-facing 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask_babel import get_locale, get_translations
 
+from infra.clock import CHINA
 from models.money import format_yuan
 
 _CATALOGUES: dict = {}  # locale -> the catalogue's translations, as Flask-Babel loaded them
@@ -192,7 +195,19 @@ def withdraw_refused(code: str, params: dict) -> str:
         return _("您的分销员资格已被暂停，暂时无法提现。")
     if code == "channel_unavailable":
         return _("暂不支持该提现方式。")
+    if code == "real_name_required":
+        return _(
+            "单笔提现满 %(from)s 时，微信要求核对您的真实姓名。请先在此填写（须与微信实名一致）："
+            "%(url)s ，然后再次发送提现指令。",
+            **{"from": yuan(params["from_fen"]), "url": params["url"]},
+        )
     return _("暂时无法提现，请稍后再试。")
+
+
+def real_name_invalid() -> str:
+    return _(
+        "请填写与微信实名一致的真实姓名：中文姓名（少数民族姓名可含「·」）或英文姓名，不含数字和符号。"
+    )
 
 
 def team(t, levels: int) -> str:
@@ -235,8 +250,13 @@ def transfer_fail_reason(code: str) -> str:
     if code == "REAL_NAME_CHECK_FAIL":
         return _("实名校验未通过")
     if code == "TRANSFER_NEEDS_REAL_NAME":
-        return _("单笔满 2000 元需实名收款，请联系商家")
+        return _("单笔满 ¥2000.00 需填写真实姓名，请在「我的」中填写后重新提现")
     return code
+
+
+def china_time(iso: str) -> str:
+    """'2026-12-06T06:28:00+00:00' -> '12月06日 14:28': a moment as people in China read it."""
+    return datetime.fromisoformat(iso).astimezone(CHINA).strftime(_("%m月%d日 %H:%M"))
 
 
 def notification(kind: str, payload: dict) -> tuple[str, str]:
@@ -257,11 +277,17 @@ def notification(kind: str, payload: dict) -> tuple[str, str]:
     if kind == "withdrawal_paid":
         return _("提现已到账"), _("%(amount)s 已打款到微信零钱。", amount=amount)
     if kind == "withdrawal_waiting_user":
-        return _("提现待确认收款"), _(
+        detail = _(
             "%(amount)s 已发起转账，请打开链接确认收款：%(url)s",
             amount=amount,
             url=payload.get("url", ""),
         )
+        if payload.get("confirm_by"):
+            detail += _(
+                "\n请在 %(deadline)s 前确认，逾期转账将撤销，金额退回可提现余额。",
+                deadline=china_time(payload["confirm_by"]),
+            )
+        return _("提现待确认收款"), detail
     returned = _("%(amount)s 已退回可提现余额。原因：%(reason)s", amount=amount, reason=reason)
     if kind == "withdrawal_failed":
         return _("提现失败"), returned

@@ -24,14 +24,20 @@ from flask import (
     session,
     url_for,
 )
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wechatpy.exceptions import WeChatException
 from wechatpy.oauth import WeChatOAuth
+from wtforms import StringField
+from wtforms.validators import InputRequired, Length
 
 from infra.clock import CHINA, now
 from models import Distributor, PromoImage, PromoMaterial, User, Withdrawal, db
+from models.errors import InvalidRealName
+from models.identifiers import REAL_NAME_MAX, mask_real_name
 from models.poster_rules import inactive
-from services import posters
+from models.transfer_bills import TRANSFER_NAME_FROM_FEN
+from services import posters, withdrawals
 from services.material import list_material
 from texts import messages
 from web.params import query_id
@@ -180,3 +186,39 @@ def withdrawal_page(withdrawal_id: int):
         },
         bridge_script=_bridge_script() if confirmable else None,
     )
+
+
+class RealNameForm(FlaskForm):
+    """The payee's real name (CSRF-protected by Flask-WTF); what a name may be is the
+    service's rule (models.identifiers.parse_real_name)."""
+
+    real_name = StringField(validators=[InputRequired(), Length(max=REAL_NAME_MAX * 2)])
+
+
+@bp.route("/real-name", methods=["GET", "POST"])
+def real_name_page():
+    """Where a distributor gives the real name WeChat checks on a 商家转账 from 2,000 yuan.
+    Shown masked once kept; a new one replaces it for later withdrawals."""
+    distributor, refusal = _active_distributor()
+    if refusal is not None:
+        return refusal
+    form, problem, status = RealNameForm(), None, 200
+    if form.validate_on_submit():
+        try:
+            withdrawals.set_real_name(distributor.id, form.real_name.data)
+        except InvalidRealName:
+            problem, status = messages.real_name_invalid(), 400
+        else:
+            return redirect(url_for("me.real_name_page", saved=1))
+    elif request.method == "POST":
+        problem, status = messages.real_name_invalid(), 400
+    kept = distributor.real_name
+    page = render_template(
+        "me/real_name.html",
+        form=form,
+        problem=problem,
+        saved=request.args.get("saved") == "1" and kept is not None,
+        masked=mask_real_name(kept) if kept else None,
+        threshold=messages.yuan(TRANSFER_NAME_FROM_FEN),
+    )
+    return page, status

@@ -39,6 +39,7 @@ from flask import Flask, current_app
 from wechatpayv3 import WeChatPay, WeChatPayType
 
 from infra.config import read_pem
+from models.transfer_bills import TRANSFER_NAME_FROM_FEN
 
 GATEWAY = "fenxiao.pay_v3"
 VERIFIER = "fenxiao.pay_v3_notify_verifier"
@@ -49,8 +50,7 @@ MAX_NOTIFY_SKEW = 300
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 # Codes after which the request may still have taken effect, or may be retried as it was.
 UNKNOWN_OUTCOME_CODES = {"SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED", "FREQUENCY_LIMIT"}
-# 商家转账: 收款用户姓名 is required (and sent encrypted) from 2,000 yuan.
-TRANSFER_NAME_FROM_FEN = 200_000
+# 商家转账: 收款用户姓名 is required (and sent encrypted) from TRANSFER_NAME_FROM_FEN.
 TRANSFER_SCENE_COMMISSION = "1005"  # 佣金报酬
 NOTIFY_PATHS = {
     "transaction": "/pay/notify/transaction",

@@ -42,9 +42,13 @@ def _create_bill(withdrawal_id: int, start: withdrawals.PayoutStart) -> str:
     gateway = pay_gateway()
     try:
         bill = gateway.create_transfer(
-            start.out_bill_no, start.openid, start.amount_fen, start.description
+            start.out_bill_no,
+            start.openid,
+            start.amount_fen,
+            start.description,
+            user_name=start.real_name,
         )
-    except ValueError as e:  # 2,000 yuan or more needs the payee's real name, which we lack
+    except ValueError as e:  # 2,000 yuan or more needs the payee's real name, and none was given
         log.error("transfer %s not made: %s", start.out_bill_no, e)
         return withdrawals.bill_refused(withdrawal_id, withdrawals.NEEDS_REAL_NAME).status
     except PayOutcomeUnknown as e:
@@ -107,7 +111,11 @@ def sync_transfer_bill(withdrawal_id: int) -> str:
         # again with the same number and parameters answers the bill with its package_info.
         try:
             bill = pay_gateway().create_transfer(
-                start.out_bill_no, start.openid, start.amount_fen, start.description
+                start.out_bill_no,
+                start.openid,
+                start.amount_fen,
+                start.description,
+                user_name=start.real_name,
             )
         except (PayOutcomeUnknown, PayRefused) as e:
             log.warning("transfer %s: package not fetched (%s)", out_bill_no, e)

@@ -19,9 +19,9 @@ from sqlalchemy import func, select, update
 
 import simulator
 from demo_identity import DEMO_PAY_PUBLIC_KEY_ID
-from infra.clock import now
+from infra.clock import CHINA, now
 from infra.jobs import get_queue
-from models import DomainEvent, LedgerTransaction, PayNotification, Withdrawal, db
+from models import Distributor, DomainEvent, LedgerTransaction, PayNotification, Withdrawal, db
 from services import ledger, withdrawals
 from services.ledger import balances
 from tests.conftest import REPO, flask_cli, subprocess_env, test_config
@@ -645,4 +645,86 @@ def test_the_migration_keeps_a_running_merchant_on_v2_and_goes_down_and_up(app):
             text("SELECT payout_channel, transfer_cancel_minutes FROM merchants")
         ).one()
         assert tuple(row) == ("wechat_v2", 1440)
+        db.session.rollback()
+
+
+def test_a_large_withdrawal_asks_for_the_real_name_then_sends_it_encrypted(stack):
+    """From ¥2,000 商家转账 needs the payee's real name: `提现 2500` without one is refused
+    with the link to /me/real-name and writes nothing; the name given there (CSRF-protected
+    form) goes with the bill, RSA-OAEP encrypted, and the simulator reads it back; the waiting
+    notification says by when to confirm, in China time."""
+    import re
+
+    from defusedxml import ElementTree as SafeET
+
+    from tests.support import wechat as w
+    from web.shop_links import SESSION_OPENID
+
+    with stack.app.app_context():
+        distributor = make_earner(300_000)
+        set_policy(payout_channel="transfer_bills", withdraw_auto_approve_max_fen=300_000)
+        openid, distributor_id = distributor.user.openid, distributor.id
+        db.session.rollback()
+    stack.sim("POST", "/sim/users", json={"openid": openid, "subscribed": True})
+    client = stack.app.test_client()
+
+    def say(content: str) -> str:
+        url, body = w.plain_request(w.text_xml(openid, content))
+        answer = client.post(url, data=body)
+        assert answer.status_code == 200, answer.data
+        return SafeET.fromstring(answer.data).findtext("Content")
+
+    page = f"{stack.app_url}/me/real-name"
+    refused = say("提现 2500")
+    assert "¥2000.00" in refused and page in refused
+    with stack.app.app_context():
+        assert db.session.scalar(select(func.count(Withdrawal.id))) == 0
+        assert balances(distributor_id)["available"] == 300_000
+        db.session.rollback()
+
+    # The page: signed in, a form with its CSRF token; a bad name is refused, a good one kept.
+    with client.session_transaction() as session:
+        session[SESSION_OPENID] = openid
+    form = client.get("/me/real-name")
+    assert form.status_code == 200
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form.text).group(1)
+    assert client.post("/me/real-name", data={"real_name": "张三"}).status_code == 400  # no token
+    for bad in ("张3", "张", "<b>张三</b>", "张\x00三", "x" * 80):
+        answer = client.post("/me/real-name", data={"real_name": bad, "csrf_token": token})
+        assert answer.status_code == 400 and "真实姓名" in answer.text
+    with stack.app.app_context():
+        assert db.session.get(Distributor, distributor_id).real_name is None
+        db.session.rollback()
+    saved = client.post("/me/real-name", data={"real_name": " 张三丰 ", "csrf_token": token})
+    assert saved.status_code == 302 and saved.location.endswith("/me/real-name?saved=1")
+    shown = client.get("/me/real-name?saved=1").text
+    assert "已保存" in shown and "**丰" in shown and "张三丰" not in shown
+
+    stack.start_worker()
+    accepted = say("提现 2500")
+    assert accepted.startswith("提现 ¥2500.00 已受理")
+    with stack.app.app_context():
+        [withdrawal_id] = db.session.scalars(select(Withdrawal.id))
+        db.session.rollback()
+    waiting = stack.wait_status(withdrawal_id, "waiting_user")
+    assert waiting.payee_name == "张三丰"
+    [bill] = stack.bills()
+    assert (bill["transfer_amount"], bill["user_name"]) == (250_000, "张三丰")
+
+    def notified():
+        answer = stack.sim("GET", f"/sim/users/{openid}/messages").json()["messages"]
+        return [m for m in answer if m["kind"] == "template" and m["title"] == "提现待确认收款"]
+
+    [template] = wait_until(notified)
+    with stack.app.app_context():
+        cancel_minutes = withdrawals.merchant().transfer_cancel_minutes
+        db.session.rollback()
+    deadline = (waiting.waiting_since + timedelta(minutes=cancel_minutes)).astimezone(CHINA)
+    assert deadline.strftime("%m月%d日 %H:%M") in str(template)
+    confirm(stack, waiting.out_bill_no, openid)
+    stack.wait_status(withdrawal_id, "paid")
+    with stack.app.app_context():
+        money = balances(distributor_id)
+        assert (money["available"], money["held"], money["paid_out"]) == (50_000, 0, 250_000)
+        assert ledger.reconcile().ok
         db.session.rollback()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,6 +14,7 @@ from models.errors import (
     InvalidAmount,
     InvalidRule,
     OverDailyLimit,
+    RealNameRequired,
 )
 from models.withdrawal_terms import (
     Refusal,
@@ -65,6 +68,31 @@ def test_withdrawal_terms(amount, available, today, policy, expected):
     assert withdrawal_terms(amount, available, today, policy) == expected
 
 
+NAMED = WithdrawalPolicy(
+    minimum_fen=100, daily_limit_fen=None, fee_bps=0, real_name_from_fen=200_000
+)
+
+
+@pytest.mark.parametrize(
+    ("amount", "available", "policy", "named", "expected"),
+    [
+        # from the real-name amount a payee without a name is refused; exactly it needs one
+        (200_000, 300_000, NAMED, False, R(Refusal.REAL_NAME_REQUIRED, from_fen=200_000)),
+        (250_000, 300_000, NAMED, False, R(Refusal.REAL_NAME_REQUIRED, from_fen=200_000)),
+        (199_999, 300_000, NAMED, False, Q(199_999, 0)),
+        (200_000, 300_000, NAMED, True, Q(200_000, 0)),
+        # what is transferred decides: 2,000.50 yuan less a 1 % fee is under 2,000 yuan
+        (200_050, 300_000, replace(NAMED, fee_bps=100), False, Q(200_050, 2_000)),
+        # a channel that never asks for a name (v2, manual) never refuses for it
+        (250_000, 300_000, NO_LIMIT, False, Q(250_000, 0)),
+        # the name is checked last: a balance that does not cover it says so first
+        (250_000, 1_000, NAMED, False, R(Refusal.INSUFFICIENT_BALANCE, needed_fen=250_000)),
+    ],
+)
+def test_a_large_withdrawal_needs_the_payees_real_name(amount, available, policy, named, expected):
+    assert withdrawal_terms(amount, available, 0, policy, payee_named=named) == expected
+
+
 @pytest.mark.parametrize(
     ("refusal", "error", "params"),
     [
@@ -75,6 +103,11 @@ def test_withdrawal_terms(amount, available, today, policy, expected):
             R(Refusal.OVER_DAILY_LIMIT, limit_fen=20_000, left_fen=5_000),
             OverDailyLimit,
             {"limit_fen": 20_000, "left_fen": 5_000},
+        ),
+        (
+            R(Refusal.REAL_NAME_REQUIRED, from_fen=200_000),
+            RealNameRequired,
+            {"from_fen": 200_000},
         ),
     ],
 )
