@@ -11,8 +11,10 @@ from models.identifiers import (
     CODE_ALPHABET,
     CODE_LENGTH,
     INT_ID_MAX,
+    mask_real_name,
     parse_code,
     parse_id,
+    parse_real_name,
 )
 from services.distributors import new_code
 
@@ -157,3 +159,35 @@ def test_every_code_of_the_alphabet_and_length_is_read(code):
 def test_any_text_gives_none_or_a_code_of_the_alphabet(text):
     code = parse_code(text)
     assert code is None or (len(code) == CODE_LENGTH and set(code) <= set(CODE_ALPHABET))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (" 张三 ", "张三"),
+        ("欧阳娜娜", "欧阳娜娜"),
+        ("阿依古丽·买买提", "阿依古丽·买买提"),
+        ("阿依古丽・买买提", "阿依古丽·买买提"),  # the katakana middle dot, made one
+        ("John  Smith", "John Smith"),
+        ("O'Neil", "O'Neil"),
+        ("Jean-Luc Picard", "Jean-Luc Picard"),
+        ("张", None),  # one character
+        ("张3", None),
+        ("张 三", None),  # a space inside a Chinese name
+        ("张三John", None),  # scripts mixed
+        ("<b>张三</b>", None),
+        ("张\x00三", None),
+        ("张三\u202e", None),  # a direction override
+        ("·张三", None),
+        ("x" * 33, None),
+        ("", None),
+        (None, None),
+        (12, None),
+    ],
+)
+def test_a_real_name_is_a_persons_name_or_nothing(text, expected):
+    assert parse_real_name(text) == expected
+
+
+def test_a_real_name_is_shown_masked_but_its_last_character():
+    assert (mask_real_name("张三"), mask_real_name("欧阳娜娜")) == ("*三", "***娜")
