@@ -1,7 +1,7 @@
 """SQLAlchemy models and the domain rules on them."""
 
 from models.base import Base, db, utcnow
-from models.catalog import Product
+from models.catalog import Category, Product, ProductPhoto, Sku
 from models.earnings import Commission, CommissionMaturity, DistributorDay
 from models.events import DomainEvent, StatusChange
 from models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
@@ -12,15 +12,20 @@ from models.payments import PayNotification
 from models.people import Binding, Distributor, Tier, User
 from models.posters import InviteQrCode, Poster, PosterTemplate, ShareEvent
 from models.rules import CommissionCampaign, RuleSet
+from models.shop import Address, CartItem, Coupon, RefundRequest, UserCoupon
 from models.system import JobProbe, Merchant
 from models.withdrawals import Withdrawal
 
 __all__ = [
+    "Address",
     "Base",
     "Binding",
+    "CartItem",
+    "Category",
     "Commission",
     "CommissionCampaign",
     "CommissionMaturity",
+    "Coupon",
     "Distributor",
     "DistributorDay",
     "DomainEvent",
@@ -38,14 +43,18 @@ __all__ = [
     "Poster",
     "PosterTemplate",
     "Product",
+    "ProductPhoto",
     "PromoImage",
     "PromoMaterial",
     "Refund",
+    "RefundRequest",
     "RuleSet",
     "ShareEvent",
+    "Sku",
     "StatusChange",
     "Tier",
     "User",
+    "UserCoupon",
     "Withdrawal",
     "db",
     "utcnow",

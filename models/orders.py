@@ -41,6 +41,15 @@ class Order(StatusMixin, Base):
     shipped_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    # The shop's checkout: where it goes, the buyer's note, the WeChat Pay prepay (valid 2 h,
+    # reused while it lasts), and the parcel once shipped. A coupon it uses points at it
+    # (user_coupons.order_id).
+    address: Mapped[dict | None] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    prepay_id: Mapped[str | None] = mapped_column(String(64))
+    prepay_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    carrier: Mapped[str | None] = mapped_column(String(32))
+    tracking_no: Mapped[str | None] = mapped_column(String(40))
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
@@ -62,7 +71,9 @@ class OrderLine(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id"))  # None: before SKUs
     title: Mapped[str] = mapped_column(String(128))
+    spec_text: Mapped[str] = mapped_column(String(64), default="")  # the SKU's, as bought
     unit_price_fen: Mapped[int] = mapped_column(BigInteger)
     quantity: Mapped[int] = mapped_column(Integer)
     discount_fen: Mapped[int] = mapped_column(BigInteger, default=0)

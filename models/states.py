@@ -43,6 +43,24 @@ ORDER = {
     "refunded": set(),
 }
 
+# A claimed coupon: locked by an unpaid order, used when it is paid, back to available when the
+# order is cancelled.
+USER_COUPON = {
+    "available": {"locked"},
+    "locked": {"used", "available"},
+    "used": set(),
+}
+# A shopper's refund request: the merchant approves or refuses it; approved, WeChat Pay refunds
+# it (refunded) or refuses for good (failed, which the merchant may approve again).
+REFUND_REQUEST = {
+    "requested": {"approved", "refused", "cancelled"},
+    "approved": {"refunded", "failed"},
+    "failed": {"approved"},
+    "refused": set(),
+    "refunded": set(),
+    "cancelled": set(),
+}
+
 
 def check_transition(machine: Mapping[str, set[str]], what: str, current: str, new: str) -> None:
     if new not in machine.get(current, set()):

@@ -51,6 +51,11 @@ class Merchant(Base):
     transfer_cancel_minutes: Mapped[int] = mapped_column(Integer, default=24 * 60)
     auto_confirm_days: Mapped[int] = mapped_column(Integer, default=10)
     unpaid_cancel_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    # The shipping template (models.pricing.ShippingTemplate): a flat fee, free from an amount
+    # of goods after the coupon, and provinces not delivered to.
+    shipping_flat_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    shipping_free_over_fen: Mapped[int | None] = mapped_column(BigInteger)
+    shipping_excluded_regions: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from demo_identity import DEMO_MERCHANT_SLUG, PEOPLE
 from infra.clock import now
-from models import Merchant, Product, PromoMaterial, RuleSet, Tier, User, db
+from models import Merchant, Product, PromoMaterial, RuleSet, Sku, Tier, User, db
 from services import distributors, orders, rules, settlement, withdrawals
 from services.binding import bind_shopper
 from services.ledger import ensure_accounts
@@ -73,7 +73,7 @@ def _seed_catalogue() -> None:
                 Product(
                     title=title,
                     price_fen=price,
-                    stock=stock,
+                    skus=[Sku(price_fen=price, stock=stock)],
                     commission_kind=kind,
                     commission_values=values,
                 )

@@ -25,6 +25,7 @@ from models import (
     Payment,
     Product,
     Refund,
+    Sku,
     db,
 )
 from models.commission import (
@@ -68,22 +69,17 @@ def create_order(
     discount_fen: int = 0,
     shipping_fen: int = 0,
 ) -> Order:
-    """A pending order for (product id, quantity) items, with the buyer's upline chain
-    snapshotted now. Stock is taken with a conditional update, so it never goes negative."""
+    """A pending order for (product id, quantity) items, each bought as the product's default
+    SKU (its first on sale), with the buyer's upline chain snapshotted now. Stock is taken with
+    a conditional update, so it never goes negative. The shop's checkout orders SKUs with
+    their prices, coupon and shipping (services.checkout)."""
     _check_items(items, discount_fen, shipping_fen)
     with unit_of_work():
         at = now()
         lines = []
         for product_id, quantity in items:
-            product = _take_stock(product_id, quantity)
-            lines.append(
-                OrderLine(
-                    product_id=product.id,
-                    title=product.title,
-                    unit_price_fen=product.price_fen,
-                    quantity=quantity,
-                )
-            )
+            sku = take_stock(default_sku_id(product_id), quantity)
+            lines.append(order_line(sku, quantity))
         totals = [line.unit_price_fen * line.quantity for line in lines]
         if discount_fen > sum(totals):
             raise OrderError("the discount is larger than the goods", reason="discount")
@@ -116,19 +112,60 @@ def _check_items(items, discount_fen: int, shipping_fen: int) -> None:
         raise OrderError("amounts cannot be negative", reason="negative")
 
 
-def _take_stock(product_id: int, quantity: int) -> Product:
-    product = db.session.get(Product, product_id)
-    if product is None or not product.on_sale:
+def default_sku_id(product_id: int) -> int:
+    """The SKU a product is bought as when no spec is chosen: its first on sale."""
+    sku_id = db.session.scalar(
+        select(Sku.id)
+        .where(Sku.product_id == product_id, Sku.on_sale.is_(True))
+        .order_by(Sku.sort, Sku.id)
+        .limit(1)
+    )
+    if sku_id is None:
+        raise OrderError("this product is not on sale", reason="not_on_sale", product_id=product_id)
+    return sku_id
+
+
+def take_stock(sku_id: int, quantity: int) -> Sku:
+    """Take `quantity` of the SKU's stock in this transaction, or refuse: one conditional
+    update, so concurrent orders never oversell (the row's CHECK is the last guard)."""
+    sku = db.session.get(Sku, sku_id)
+    if sku is None or not sku.on_sale or not sku.product.on_sale:
+        product_id = sku.product_id if sku else None
         raise OrderError("this product is not on sale", reason="not_on_sale", product_id=product_id)
     taken = db.session.execute(
-        update(Product)
-        .where(Product.id == product_id, Product.stock >= quantity)
-        .values(stock=Product.stock - quantity),
+        update(Sku)
+        .where(Sku.id == sku_id, Sku.stock >= quantity)
+        .values(stock=Sku.stock - quantity),
         execution_options={"synchronize_session": False},
     ).rowcount
     if not taken:
-        raise OrderError("not enough stock", reason="out_of_stock", product_id=product_id)
-    return product
+        raise OrderError(
+            "not enough stock", reason="out_of_stock", product_id=sku.product_id, sku_id=sku_id
+        )
+    db.session.expire(sku, ["stock"])
+    return sku
+
+
+def return_stock(order: Order) -> None:
+    """Put an unpaid order's stock back on its SKUs (lines from before SKUs: the default)."""
+    for line in order.lines:
+        sku_id = line.sku_id or default_sku_id(line.product_id)
+        db.session.execute(
+            update(Sku).where(Sku.id == sku_id).values(stock=Sku.stock + line.quantity),
+            execution_options={"synchronize_session": False},
+        )
+
+
+def order_line(sku: Sku, quantity: int) -> OrderLine:
+    """An order line for `quantity` of the SKU at its price now (before any discount)."""
+    return OrderLine(
+        product_id=sku.product_id,
+        sku_id=sku.id,
+        title=sku.product.title,
+        spec_text=sku.spec_text,
+        unit_price_fen=sku.price_fen,
+        quantity=quantity,
+    )
 
 
 def snapshot_chain(user_id: int, at: datetime) -> tuple[int | None, list[int]]:
@@ -218,19 +255,14 @@ def _beneficiaries(chain: Sequence[int]) -> list[Beneficiary]:
 def _create_commissions(order: Order, at: datetime) -> int:
     rule = active_rule()
     campaigns = campaigns_at(at)
-    products = {
-        p.id: p
-        for p in db.session.scalars(
-            select(Product).where(Product.id.in_({line.product_id for line in order.lines}))
-        )
-    }
+    overrides = _commission_overrides(order.lines)
     lines = [
         Line(
             line.id,
             line.product_id,
             line.quantity,
             line.paid_fen,
-            products[line.product_id].commission_override,
+            overrides[line.id],
             campaign_multiplier(campaigns, line.product_id, at),
         )
         for line in order.lines
@@ -269,6 +301,30 @@ def _create_commissions(order: Order, at: datetime) -> int:
     for distributor_id, fen in earned.items():
         record_event(COMMISSION_PENDING, distributor_id, order_no=order.order_no, amount_fen=fen)
     return len(commissions)
+
+
+def _commission_overrides(lines) -> dict:
+    """Each line's commission override: its SKU's own, else its product's."""
+    products = {
+        p.id: p
+        for p in db.session.scalars(
+            select(Product).where(Product.id.in_({line.product_id for line in lines}))
+        )
+    }
+    skus = {
+        s.id: s
+        for s in db.session.scalars(
+            select(Sku).where(Sku.id.in_({line.sku_id for line in lines if line.sku_id}))
+        )
+    }
+    return {
+        line.id: (
+            skus[line.sku_id].commission_override
+            if line.sku_id in skus
+            else products[line.product_id].commission_override
+        )
+        for line in lines
+    }
 
 
 def _by_beneficiary(pairs) -> dict[int, int]:
@@ -377,13 +433,7 @@ def cancel_order(order_id: int, reason: str = "") -> Order:
         order = _locked_order(order_id)
         order.set_status("cancelled", reason[:200] or None)
         order.cancelled_at = now()
-        for line in order.lines:
-            db.session.execute(
-                update(Product)
-                .where(Product.id == line.product_id)
-                .values(stock=Product.stock + line.quantity),
-                execution_options={"synchronize_session": False},
-            )
+        return_stock(order)
     return order
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from infra.clock import now
-from models import Merchant, Product, Tier, db
+from models import Merchant, Product, Sku, Tier, db
 from models.base import begin_write
 from services import distributors, orders
 from services.binding import bind_shopper
@@ -27,9 +27,13 @@ def set_policy(**settings) -> Merchant:
 
 
 def make_product(price_fen: int = 10_000, stock: int = 1_000, **extra) -> Product:
+    """A product on sale with one default SKU (no spec) holding its price and stock."""
     begin_write()
     product = Product(
-        title=extra.pop("title", f"商品{next(_seq)}"), price_fen=price_fen, stock=stock, **extra
+        title=extra.pop("title", f"商品{next(_seq)}"),
+        price_fen=price_fen,
+        skus=[Sku(price_fen=price_fen, stock=stock)],
+        **extra,
     )
     db.session.add(product)
     db.session.commit()

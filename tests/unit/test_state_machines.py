@@ -5,13 +5,23 @@ from __future__ import annotations
 import pytest
 
 from models.errors import InvalidTransition
-from models.states import COMMISSION, DISTRIBUTOR, ORDER, WITHDRAWAL, check_transition
+from models.states import (
+    COMMISSION,
+    DISTRIBUTOR,
+    ORDER,
+    REFUND_REQUEST,
+    USER_COUPON,
+    WITHDRAWAL,
+    check_transition,
+)
 
 MACHINES = {
     "distributor": DISTRIBUTOR,
     "commission": COMMISSION,
     "withdrawal": WITHDRAWAL,
     "order": ORDER,
+    "user_coupon": USER_COUPON,
+    "refund_request": REFUND_REQUEST,
 }
 
 
