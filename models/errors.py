@@ -79,3 +79,7 @@ class CouponRefused(DomainError):
 
 class RegionNotDelivered(DomainError):
     code = "region_not_delivered"
+
+
+class InvalidCursor(DomainError):
+    code = "invalid_cursor"
