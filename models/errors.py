@@ -83,3 +83,15 @@ class RegionNotDelivered(DomainError):
 
 class InvalidCursor(DomainError):
     code = "invalid_cursor"
+
+
+class InvalidQuery(DomainError):
+    code = "invalid_query"
+
+
+class InvalidAddress(DomainError):
+    code = "invalid_address"
+
+
+class AddressBookFull(DomainError):
+    code = "addresses_full"
