@@ -1,0 +1,341 @@
+"""The shop's catalogue, as shoppers read it: categories, product lists (filtered, sorted and
+paged by keyset), a product with its SKUs, photos, and what a distributor earns by sharing one.
+Reads only."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import selectinload
+
+from infra.clock import now
+from models import Category, Distributor, Product, ProductPhoto, Sku, db
+from models.catalog import LOW_STOCK
+from models.commission import Beneficiary, Line, campaign_multiplier, compute_commissions
+from models.errors import InvalidCursor, InvalidQuery
+from models.identifiers import INT_ID_MAX
+from services.paging import Page, decode_cursor, encode_cursor, page_limit
+from services.rules import active_rule, campaigns_at
+
+__all__ = [
+    "SORTS",
+    "Page",
+    "ProductCard",
+    "ProductView",
+    "SkuView",
+    "categories",
+    "list_products",
+    "photo",
+    "product_view",
+    "share_commission_fen",
+]
+
+SORTS = ("default", "sales", "price_asc", "price_desc", "newest")
+MAX_KEYWORD = 32
+
+
+@dataclass(frozen=True)
+class ProductCard:
+    """A product in a list: what its tile shows."""
+
+    id: int
+    title: str
+    price_fen: int
+    photo_id: int | None
+    sold_out: bool
+    sales_count: int
+
+
+@dataclass(frozen=True)
+class SkuView:
+    """A SKU on sale, as the spec picker shows it."""
+
+    id: int
+    spec: dict[str, str]
+    spec_text: str
+    price_fen: int
+    stock: int
+    sold_out: bool
+    low_stock: bool  # a few left: worth saying so
+
+
+@dataclass(frozen=True)
+class ProductView:
+    """A product's page: its photos, its SKUs on sale and the spec options they offer."""
+
+    id: int
+    title: str
+    description: str
+    price_fen: int
+    category_id: int | None
+    category_name: str | None
+    photo_ids: list[int]
+    skus: list[SkuView]  # on sale, in their sort order
+    spec_options: dict[str, list[str]]  # {"颜色": ["红", "蓝"]}, in first-seen order
+    sold_out: bool
+
+
+def categories() -> list[tuple[int, str]]:
+    """The categories shown in the shop, as (id, name), in the merchant's order."""
+    rows = db.session.execute(
+        select(Category.id, Category.name)
+        .where(Category.shown.is_(True))
+        .order_by(Category.sort, Category.id)
+    )
+    return [(row.id, row.name) for row in rows]
+
+
+# --- product lists ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Order:
+    """How one sort orders products: its column, its direction, and how its key reads back."""
+
+    column: object
+    descending: bool
+    is_time: bool = False
+
+
+_ORDERS = {
+    "default": _Order(Product.created_at, True, is_time=True),
+    "sales": _Order(Product.sales_count, True),
+    "price_asc": _Order(Product.price_fen, False),
+    "price_desc": _Order(Product.price_fen, True),
+    "newest": _Order(Product.created_at, True, is_time=True),
+}
+
+
+def list_products(
+    *,
+    category_id: int | None = None,
+    keyword: str | None = None,
+    sort: str = "default",
+    cursor: str | None = None,
+    limit: int = 20,
+) -> Page[ProductCard]:
+    """A page of the products on sale, optionally in a category or matching a keyword in the
+    title; InvalidQuery for an unknown sort or a keyword that cannot be one, InvalidCursor for
+    a cursor this list did not make or a page size outside 1..50."""
+    if sort not in _ORDERS:
+        raise InvalidQuery(f"unknown sort {sort!r}", reason="sort")
+    order = _ORDERS[sort]
+    kind = f"products:{sort}"  # a cursor of one sort is refused by another
+    after = _cursor_key(order, decode_cursor(kind, cursor))
+    limit = page_limit(limit)
+    stmt = select(Product).where(Product.on_sale.is_(True))
+    if category_id is not None:
+        if not _is_id(category_id):
+            raise InvalidQuery("not a category id", reason="category")
+        stmt = stmt.where(Product.category_id == category_id)
+    words = _keyword(keyword)
+    if words:
+        stmt = stmt.where(Product.title.ilike(f"%{_escape_like(words)}%", escape="\\"))
+    if after is not None:
+        stmt = stmt.where(_after(order, *after))
+    direction = (lambda c: c.desc()) if order.descending else (lambda c: c.asc())
+    stmt = stmt.order_by(direction(order.column), direction(Product.id)).limit(limit + 1)
+    products = list(db.session.scalars(stmt))
+    more = len(products) > limit
+    products = products[:limit]
+    next_cursor = None
+    if more:
+        last = products[-1]
+        value = getattr(last, order.column.key)
+        next_cursor = encode_cursor(kind, [value.isoformat() if order.is_time else value, last.id])
+    return Page(_cards(products), next_cursor)
+
+
+def _keyword(keyword: object) -> str | None:
+    if keyword is None:
+        return None
+    if not isinstance(keyword, str):
+        raise InvalidQuery("a keyword is text", reason="keyword")
+    if any(unicodedata.category(c).startswith("C") for c in keyword):
+        raise InvalidQuery("a keyword has no control characters", reason="keyword")
+    words = keyword.strip()
+    if len(words) > MAX_KEYWORD:
+        raise InvalidQuery(f"a keyword is at most {MAX_KEYWORD} characters", reason="keyword")
+    return words or None
+
+
+def _escape_like(text: str) -> str:
+    """The text as a LIKE pattern that matches it literally ('50%' is not '50 and anything')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _cursor_key(order: _Order, key: list | None) -> tuple | None:
+    """The (sort value, id) a cursor holds, read back to the column's type."""
+    if key is None:
+        return None
+    if len(key) != 2 or not _is_id(key[1]):
+        raise InvalidCursor("not a cursor of this list")
+    value, product_id = key
+    if order.is_time:
+        try:
+            value = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            value = None
+        if value is None or value.utcoffset() is None:
+            raise InvalidCursor("not a cursor of this list")
+    elif not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidCursor("not a cursor of this list")
+    return value, product_id
+
+
+def _after(order: _Order, value, product_id: int):
+    """Rows after (value, id) in the sort's order: ties broken by id, so no row repeats or is
+    skipped between pages."""
+    column = order.column
+    if order.descending:
+        return or_(column < value, and_(column == value, Product.id < product_id))
+    return or_(column > value, and_(column == value, Product.id > product_id))
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= INT_ID_MAX
+
+
+def _cards(products: list[Product]) -> list[ProductCard]:
+    ids = [p.id for p in products]
+    photos = first_photo_ids(ids)
+    in_stock = _in_stock(ids)
+    return [
+        ProductCard(
+            id=p.id,
+            title=p.title,
+            price_fen=p.price_fen,
+            photo_id=photos.get(p.id),
+            sold_out=p.id not in in_stock,
+            sales_count=p.sales_count,
+        )
+        for p in products
+    ]
+
+
+def first_photo_ids(product_ids: Iterable[int]) -> dict[int, int]:
+    """Each product's first photo id (by the merchant's order), for those that have one."""
+    ids = set(product_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(ProductPhoto.product_id, ProductPhoto.id)
+        .where(ProductPhoto.product_id.in_(ids))
+        .order_by(ProductPhoto.product_id, ProductPhoto.sort, ProductPhoto.id)
+    )
+    first: dict[int, int] = {}
+    for product_id, photo_id in rows:
+        first.setdefault(product_id, photo_id)
+    return first
+
+
+def _in_stock(product_ids: list[int]) -> set[int]:
+    """The products with a SKU on sale that has stock."""
+    if not product_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Sku.product_id)
+            .where(Sku.product_id.in_(product_ids), Sku.on_sale.is_(True), Sku.stock > 0)
+            .distinct()
+        )
+    )
+
+
+# --- one product -----------------------------------------------------------------------------
+
+
+def product_view(product_id: int) -> ProductView | None:
+    """A product's page; None when there is no such product or it is not on sale."""
+    if not _is_id(product_id):
+        return None
+    product = db.session.scalar(
+        select(Product)
+        .options(
+            selectinload(Product.skus), selectinload(Product.photos), selectinload(Product.category)
+        )
+        .where(Product.id == product_id, Product.on_sale.is_(True))
+    )
+    if product is None:
+        return None
+    skus = [_sku_view(s) for s in product.skus if s.on_sale]
+    options: dict[str, list[str]] = {}
+    for sku in skus:
+        for name, value in sku.spec.items():
+            values = options.setdefault(name, [])
+            if value not in values:
+                values.append(value)
+    return ProductView(
+        id=product.id,
+        title=product.title,
+        description=product.description,
+        price_fen=product.price_fen,
+        category_id=product.category_id,
+        category_name=product.category.name if product.category else None,
+        photo_ids=[p.id for p in product.photos],
+        skus=skus,
+        spec_options=options,
+        sold_out=all(s.sold_out for s in skus),
+    )
+
+
+def _sku_view(sku: Sku) -> SkuView:
+    return SkuView(
+        id=sku.id,
+        spec={str(k): str(v) for k, v in (sku.spec or {}).items()},
+        spec_text=sku.spec_text,
+        price_fen=sku.price_fen,
+        stock=sku.stock,
+        sold_out=sku.stock <= 0,
+        low_stock=0 < sku.stock <= LOW_STOCK,
+    )
+
+
+def photo(photo_id: int) -> tuple[str, bytes] | None:
+    """A product photo as (content type, bytes); None when there is none with that id."""
+    if not _is_id(photo_id):
+        return None
+    row = db.session.execute(
+        select(ProductPhoto.content_type, ProductPhoto.data).where(ProductPhoto.id == photo_id)
+    ).first()
+    return (row.content_type, bytes(row.data)) if row else None
+
+
+# --- sharing ---------------------------------------------------------------------------------
+
+
+def share_commission_fen(distributor_id: int, product_id: int) -> int:
+    """What the distributor would earn at level 1 on one unit of the product's cheapest SKU on
+    sale, bought now by a shopper bound to them: the engine's own sum (rule, tier rate, the
+    SKU's or product's override, campaign), so the page never promises what an order won't pay.
+    0 when the distributor is not active or the product is not on sale."""
+    if not (_is_id(distributor_id) and _is_id(product_id)):
+        return 0
+    distributor = db.session.get(Distributor, distributor_id)
+    if distributor is None or distributor.status != "active":
+        return 0
+    sku = db.session.scalar(
+        select(Sku)
+        .join(Product, Product.id == Sku.product_id)
+        .where(Sku.product_id == product_id, Sku.on_sale.is_(True), Product.on_sale.is_(True))
+        .order_by(Sku.price_fen, Sku.sort, Sku.id)
+        .limit(1)
+    )
+    if sku is None:
+        return 0
+    at = now()
+    line = Line(
+        0,
+        product_id,
+        1,
+        sku.price_fen,
+        sku.commission_override,
+        campaign_multiplier(campaigns_at(at), product_id, at),
+    )
+    tier_rates = distributor.tier.rates_bps if distributor.tier else None
+    shares = compute_commissions([line], [Beneficiary(distributor.id, tier_rates)], active_rule())
+    return sum(s.amount_fen for s in shares if s.level == 1)
