@@ -9,9 +9,7 @@ and tests, whose authorize page lets the person pick who they are.
 
 from __future__ import annotations
 
-import hmac
 import logging
-import secrets
 
 from flask import (
     Blueprint,
@@ -27,7 +25,6 @@ from flask import (
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wechatpy.exceptions import WeChatException
-from wechatpy.oauth import WeChatOAuth
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
@@ -40,53 +37,26 @@ from models.transfer_bills import TRANSFER_NAME_FROM_FEN
 from services import posters, withdrawals
 from services.material import list_material
 from texts import messages
+from web import signin
+from web.bridge import bridge_script
 from web.params import query_id
-from web.shop_links import SESSION_OPENID
-from wechat.gateway import official_account, web_oauth
+from web.signin import SESSION_OPENID
+from wechat.gateway import official_account
 
 log = logging.getLogger(__name__)
 bp = Blueprint("me", __name__, url_prefix="/me")
-# WeChat's JS-SDK, which gives wx.requestMerchantTransfer inside WeChat; in demo and tests the
-# simulator's bridge stands in for it (it opens the simulator's confirm page).
-JSSDK_URL = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
-SESSION_STATE, SESSION_NEXT = "fx_oauth_state", "fx_oauth_next"
-
-
-def _oauth(state: str = "") -> WeChatOAuth:
-    back = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for("me.oauth_return")
-    return web_oauth(back, state)
-
-
-def _sign_in():
-    state = secrets.token_urlsafe(16)
-    session[SESSION_STATE], session[SESSION_NEXT] = state, request.full_path
-    return redirect(_oauth(state).authorize_url)
 
 
 @bp.get("/oauth")
 def oauth_return():
-    expected, given = session.pop(SESSION_STATE, None), request.args.get("state", "")
-    code = request.args.get("code", "")
-    # compared as bytes: compare_digest refuses str with non-ASCII characters (a 500)
-    if not code or not expected or not hmac.compare_digest(expected.encode(), given.encode()):
-        abort(400)
-    try:
-        openid = _oauth().fetch_access_token(code)["openid"]
-    except (WeChatException, KeyError):
-        abort(403)
-    except OSError:  # requests' errors: WeChat could not be reached to exchange the code
-        log.warning("web OAuth: the code exchange did not reach WeChat", exc_info=True)
-        abort(503)
-    session[SESSION_OPENID] = openid
-    target = session.pop(SESSION_NEXT, "") or ""
-    return redirect(target if target.startswith("/me/") else url_for("me.material_page"))
+    return signin.finish_sign_in()
 
 
 def _active_distributor() -> tuple[Distributor | None, Response | None]:
     """The signed-in active distributor, or the response to give instead."""
     openid = session.get(SESSION_OPENID)
     if not openid:
-        return None, _sign_in()
+        return None, signin.sign_in()
     user = db.session.scalar(select(User).where(User.openid == openid))
     distributor = user.distributor if user else None
     refused = (
@@ -139,12 +109,6 @@ def poster():
     return render_template("me/poster_wait.html"), 202
 
 
-def _bridge_script() -> str:
-    if current_app.config.get("FENXIAO_MODE") == "production":
-        return JSSDK_URL
-    return current_app.config["WECHAT_API_BASE"].rstrip("/") + "/sim/pay/v3/jsbridge.js"
-
-
 def _jssdk_config() -> dict | None:
     """wx.config's parameters for this page at its public address, or None when WeChat cannot
     give a ticket now (the page then says to try again rather than show a button that fails)."""
@@ -184,7 +148,7 @@ def withdrawal_page(withdrawal_id: int):
             "open-id": distributor.user.openid,
             **{f"config-{k.lower()}": v for k, v in (jssdk or {}).items()},
         },
-        bridge_script=_bridge_script() if confirmable else None,
+        bridge_script=bridge_script() if confirmable else None,
     )
 
 

@@ -33,10 +33,19 @@ class BigIdConverter(IdConverter):
     maximum = BIG_ID_MAX
 
 
+class OrderNoConverter(BaseConverter):
+    """`<order_no:name>`: what services.orders.new_order_no makes (digits and capital hex),
+    anything else is 404 before a query."""
+
+    regex = r"[0-9A-Z]{8,32}"
+    part_isolating = True
+
+
 def init_app(app) -> None:
     """Register the converters (before the blueprints: a rule reads its converters when added)."""
     app.url_map.converters["id"] = IdConverter
     app.url_map.converters["bigid"] = BigIdConverter
+    app.url_map.converters["order_no"] = OrderNoConverter
 
 
 def query_id(name: str, maximum: int = INT_ID_MAX) -> int | None:
@@ -53,3 +62,27 @@ def query_id(name: str, maximum: int = INT_ID_MAX) -> int | None:
 def query_code(name: str) -> str | None:
     """`?name=<distributor code>`: the checked code, or None (absent or not a code: ignored)."""
     return parse_code(request.args.get(name, ""))
+
+
+def form_int(name: str, minimum: int, maximum: int, default: int | None = None) -> int:
+    """A whole number from the posted form (ASCII digits, minimum..maximum); 400 otherwise."""
+    text = request.form.get(name, "")
+    if text == "" and default is not None:
+        return default
+    if not text.isascii() or not text.isdigit() or len(text) > 10:
+        abort(400)
+    value = int(text)
+    if not minimum <= value <= maximum:
+        abort(400)
+    return value
+
+
+def form_id(name: str) -> int | None:
+    """A row id from the posted form: None when absent or empty; 400 when not an id."""
+    text = request.form.get(name, "")
+    if text == "":
+        return None
+    checked = parse_id(text)
+    if checked is None:
+        abort(400)
+    return checked

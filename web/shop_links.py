@@ -4,19 +4,16 @@ merchant's binding rule, and shows the product. The shop proper comes with the s
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, session
-from sqlalchemy import select
+from flask import Blueprint, abort, render_template
 
-from models import Product, User, db
+from models import Product, db
 from models.money import format_yuan
-from services import tracking
-from services.binding import bind_shopper
-from services.distributors import distributor_by_code
+from web import signin
 from web.params import query_code
+from web.signin import SESSION_OPENID, VISITED
 
 bp = Blueprint("shop_links", __name__)
-VISITED = "fx_visited"  # the links this browser session has already been counted for
-SESSION_OPENID = "fx_openid"  # set by the /me pages' WeChat OAuth sign-in
+__all__ = ["SESSION_OPENID", "VISITED", "bp"]
 
 
 @bp.get("/p/<id:product_id>")
@@ -24,30 +21,8 @@ def product_link(product_id: int):
     product = db.session.get(Product, product_id)
     if product is None or not product.on_sale:
         abort(404)
-    code = query_code("d")  # a code that is not one is ignored: the page shows, nobody binds
-    if code is not None:
-        _count_visit(product.id, code)
+    signin.follow_link(query_code("d"), product.id)
     return render_template(
-        "shop/product.html", product=product, price=format_yuan(product.price_fen)
+        "shop/product_link.html", product=product, price=format_yuan(product.price_fen)
     )
 
-
-def _count_visit(product_id: int, code: str) -> None:
-    distributor = distributor_by_code(code)
-    if distributor is None:
-        return
-    key = f"{product_id}:{distributor.id}"
-    visited = list(session.get(VISITED, []))
-    user_id = _known_user_id()
-    if key not in visited:
-        tracking.record_share(distributor.id, "visit", user_id=user_id, product_id=product_id)
-        session[VISITED] = [*visited, key][-50:]
-    if user_id is not None:
-        bind_shopper(user_id, distributor.code, "link")
-
-
-def _known_user_id() -> int | None:
-    openid = session.get(SESSION_OPENID)
-    if not openid:
-        return None
-    return db.session.scalar(select(User.id).where(User.openid == openid))
