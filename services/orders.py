@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from infra.clock import china_day, now
 from infra.db import for_update, unit_of_work, upsert
+from infra.jobs import enqueue_after_commit
 from models import (
     Commission,
     CommissionMaturity,
@@ -26,6 +27,7 @@ from models import (
     Product,
     Refund,
     Sku,
+    UserCoupon,
     db,
 )
 from models.commission import (
@@ -50,6 +52,11 @@ from services.sender_cards import touch_distributors
 
 MAX_LINES = 50
 MAX_QUANTITY = 999
+# After commit: close an unpaid order's WeChat Pay transaction once it is cancelled, and give
+# back a payment that landed on an order already cancelled (workers.shop).
+CLOSE_JOB = "workers.shop.close_transaction"
+REFUND_CANCELLED_JOB = "workers.shop.refund_cancelled_payment"
+CANCELLED_REFUND_PREFIX = "RC"
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,13 @@ class PaymentOutcome:
     order_id: int
     duplicate: bool
     commissions: int = 0
+    # The order was cancelled before the money came: recorded, and refunded after the commit.
+    refund_due: bool = False
+
+
+def cancelled_refund_no(order_no: str) -> str:
+    """The one refund number for giving back a payment that landed on a cancelled order."""
+    return CANCELLED_REFUND_PREFIX + order_no
 
 
 def new_order_no(at: datetime) -> str:
@@ -203,7 +217,9 @@ def record_payment(
     paid_at: datetime | None = None,
 ) -> PaymentOutcome:
     """Record a payment notification; idempotent on the provider's transaction id. The first
-    delivery marks the order paid and creates its pending commissions; repeats change nothing."""
+    delivery marks the order paid, consumes its coupon, counts its sales and creates its pending
+    commissions; repeats change nothing. Money that lands on an order already cancelled (the
+    auto-cancel won the order's row lock) is recorded and refunded in full after the commit."""
     with unit_of_work():
         order = _locked_order(order_no=order_no)
         existing = db.session.scalar(
@@ -212,29 +228,148 @@ def record_payment(
         if existing is not None:
             if existing.order_id != order.id:
                 raise OrderError("this transaction paid another order", reason="txn_mismatch")
-            return PaymentOutcome(order.id, duplicate=True)
+            return PaymentOutcome(order.id, duplicate=True, refund_due=order.status == "cancelled")
+        if order.status == "cancelled":
+            return _record_cancelled_payment(order, provider_txn_id, amount_fen, provider, paid_at)
         if order.status != "pending_payment":
             raise OrderError(f"order is {order.status}, not payable", reason="not_payable")
         if amount_fen != order.payable_fen:
             raise OrderError("paid amount differs from the order", reason="amount_mismatch")
         at = paid_at or now()
-        try:
-            with db.session.begin_nested():
-                db.session.add(
-                    Payment(
-                        provider=provider,
-                        provider_txn_id=provider_txn_id,
-                        order_id=order.id,
-                        amount_fen=amount_fen,
-                        created_at=at,
-                    )
-                )
-        except IntegrityError:  # a concurrent delivery recorded it first
+        if not _insert_payment(order, provider_txn_id, amount_fen, provider, at):
             return PaymentOutcome(order.id, duplicate=True)
         order.set_status("paid")
         order.paid_at = at
+        _consume_coupon(order, at)
+        _count_product_sales(order)
         created = _create_commissions(order, at)
     return PaymentOutcome(order.id, duplicate=False, commissions=created)
+
+
+def _insert_payment(order: Order, provider_txn_id: str, amount_fen: int, provider, at) -> bool:
+    """False when a concurrent delivery recorded this transaction first."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(
+                Payment(
+                    provider=provider,
+                    provider_txn_id=provider_txn_id,
+                    order_id=order.id,
+                    amount_fen=amount_fen,
+                    created_at=at,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _record_cancelled_payment(
+    order: Order, provider_txn_id: str, amount_fen: int, provider: str, paid_at
+) -> PaymentOutcome:
+    """The money is the shopper's: keep the payment (its unique transaction id makes ten
+    notifies one record) and send it back in full under the order's one refund number."""
+    if not isinstance(amount_fen, int) or amount_fen <= 0:
+        raise OrderError("a payment is a positive number of fen", reason="amount_mismatch")
+    if not _insert_payment(order, provider_txn_id, amount_fen, provider, paid_at or now()):
+        return PaymentOutcome(order.id, duplicate=True, refund_due=True)
+    enqueue_after_commit(
+        REFUND_CANCELLED_JOB, order.id, job_id=f"refund-{cancelled_refund_no(order.order_no)}"
+    )
+    return PaymentOutcome(order.id, duplicate=False, refund_due=True)
+
+
+def cancelled_payment(order_id: int) -> Payment | None:
+    """The payment to give back on a cancelled order, None when there is none or it is back."""
+    order = db.session.get(Order, order_id)
+    if order is None or order.status != "cancelled":
+        return None
+    refund_no = cancelled_refund_no(order.order_no)
+    if db.session.scalar(select(Refund.id).where(Refund.refund_no == refund_no)) is not None:
+        return None
+    return db.session.scalar(select(Payment).where(Payment.order_id == order_id))
+
+
+def cancelled_payments_to_refund(older_than: datetime, limit: int = 200) -> list[int]:
+    """Cancelled orders whose payment came before `older_than` and is not refunded yet: the
+    sweep for a refund job that was lost (asking again under the same number is safe)."""
+    refunded = select(Refund.id).where(
+        Refund.order_id == Order.id,
+        Refund.refund_no == CANCELLED_REFUND_PREFIX + Order.order_no,
+    )
+    ids = list(
+        db.session.scalars(
+            select(Order.id)
+            .join(Payment, Payment.order_id == Order.id)
+            .where(Order.status == "cancelled", Payment.created_at < older_than)
+            .where(~refunded.exists())
+            .order_by(Order.id)
+            .limit(limit)
+        )
+    )
+    db.session.rollback()
+    return ids
+
+
+def record_cancelled_refund(order_id: int, refund_no: str, amount_fen: int) -> Refund:
+    """Book WeChat's refund of a payment on a cancelled order, once per refund number. No line
+    and no commission moves: the order earned nothing."""
+    with unit_of_work():
+        order = _locked_order(order_id)
+        existing = db.session.scalar(select(Refund).where(Refund.refund_no == refund_no))
+        if existing is not None:
+            return existing
+        if order.status != "cancelled" or refund_no != cancelled_refund_no(order.order_no):
+            raise OrderError("not the refund of a cancelled order", reason="refund_no")
+        refund = Refund(
+            refund_no=refund_no,
+            order_id=order.id,
+            amount_fen=amount_fen,
+            lines={},
+            reason="cancelled order paid",
+            created_at=now(),
+        )
+        db.session.add(refund)
+    return refund
+
+
+def _consume_coupon(order: Order, at: datetime) -> None:
+    """The coupon the unpaid order locked is used now that it is paid."""
+    coupon = _locked_coupon(order.id)
+    if coupon is not None:
+        coupon.set_status("used", f"order {order.order_no} paid")
+        coupon.used_at = at
+
+
+def _release_coupon(order: Order) -> None:
+    """The coupon the unpaid order locked is the shopper's to use again."""
+    coupon = _locked_coupon(order.id)
+    if coupon is not None:
+        coupon.set_status("available", f"order {order.order_no} cancelled")
+        coupon.order_id = None
+
+
+def _locked_coupon(order_id: int) -> UserCoupon | None:
+    return db.session.scalar(
+        for_update(
+            select(UserCoupon).where(UserCoupon.order_id == order_id, UserCoupon.status == "locked")
+        )
+    )
+
+
+def _count_product_sales(order: Order) -> None:
+    """Add the paid units to each product's sales count (the shop sorts by it); in product
+    order, so two payments never lock the same products the other way round."""
+    units: dict[int, int] = defaultdict(int)
+    for line in order.lines:
+        units[line.product_id] += line.quantity
+    for product_id in sorted(units):
+        db.session.execute(
+            update(Product)
+            .where(Product.id == product_id)
+            .values(sales_count=Product.sales_count + units[product_id]),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def _beneficiaries(chain: Sequence[int]) -> list[Beneficiary]:
@@ -428,12 +563,16 @@ def _approve_by_spend(user_id: int) -> None:
 
 
 def cancel_order(order_id: int, reason: str = "") -> Order:
-    """Cancel an unpaid order and put its stock back."""
+    """Cancel an unpaid order: its stock goes back, its coupon is released, and after the
+    commit its WeChat Pay transaction, if one was prepared, is closed."""
     with unit_of_work():
         order = _locked_order(order_id)
         order.set_status("cancelled", reason[:200] or None)
         order.cancelled_at = now()
         return_stock(order)
+        _release_coupon(order)
+        if order.prepay_id:
+            enqueue_after_commit(CLOSE_JOB, order.id, job_id=f"close-{order.order_no}")
     return order
 
 

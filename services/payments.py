@@ -22,7 +22,7 @@ from infra.db import insert_ignore, unit_of_work
 from models import Order, PayNotification, Refund, db
 from models.errors import NotFound, OrderError
 from models.payments import REFUND, TRANSACTION, TRANSFER
-from services import orders, withdrawals
+from services import orders, refund_requests, withdrawals
 from wechat.pay_v3 import NotifyMalformed, PayNotice, TransferBill
 
 log = logging.getLogger(__name__)
@@ -112,57 +112,90 @@ def _transaction(resource: dict[str, Any], parsed: _Parsed) -> str:
     total = (resource.get("amount") or {}).get("total")
     if not isinstance(total, int) or isinstance(total, bool) or total <= 0:
         raise NotifyMalformed("the transaction resource lacks amount.total")
+    return book_transaction(
+        parsed.resource_id, parsed.out_no, total, rfc3339_utc(resource.get("success_time"))
+    )
+
+
+def book_transaction(
+    transaction_id: str, order_no: str, total_fen: int, paid_at: datetime | None = None
+) -> str:
+    """Book a successful WeChat Pay transaction, told by its notify or found by a query (the
+    same path, so it is booked once whichever comes first). Returns the outcome: paid,
+    payment_duplicate, refund_due (it paid an order already cancelled: refunded after the
+    commit), unknown_order, or the engine's reason for not booking it."""
     try:
-        paid = orders.record_payment(
-            parsed.resource_id, parsed.out_no, total, "wechat", _time(resource.get("success_time"))
-        )
+        paid = orders.record_payment(transaction_id, order_no, total_fen, "wechat", paid_at)
     except NotFound:
         log.error(
             "WeChat Pay paid %s fen for unknown order %s (transaction %s): refund by hand",
-            total,
-            parsed.out_no,
-            parsed.resource_id,
+            total_fen,
+            order_no,
+            transaction_id,
         )
         return "unknown_order"
     except OrderError as e:
-        # An order cancelled unpaid and paid afterwards, or a different amount: money came in
-        # that the engine will not book. Recorded and logged for the merchant to refund.
+        # A different amount, or a second transaction for a paid order: money came in that
+        # the engine will not book. Recorded and logged for the merchant to refund.
         log.error(
             "WeChat Pay transaction %s for order %s not booked: %s",
-            parsed.resource_id,
-            parsed.out_no,
+            transaction_id,
+            order_no,
             e.message,
         )
         return str(e.params.get("reason") or "refused")[:32]
+    if paid.refund_due:
+        if not paid.duplicate:
+            log.warning("order %s was paid after it was cancelled: refunding it", order_no)
+        return "refund_due"
     return "payment_duplicate" if paid.duplicate else "paid"
 
 
 def _refund(resource: dict[str, Any], parsed: _Parsed) -> str:
-    """「退款结果通知」: REFUND.SUCCESS books the refund in the engine once, which reverses the
-    refunded lines' commissions in proportion (services.orders.refund_order, idempotent on the
-    refund number, so a refund the merchant already booked is not booked twice). A refund that
-    ends CLOSED or ABNORMAL moved no money: recorded and logged, nothing reversed."""
-    if parsed.state != "SUCCESS":
-        log.warning("WeChat Pay refund %s ended %s", parsed.out_no, parsed.state)
-        return f"refund_{parsed.state.lower()}"[:32]
+    """「退款结果通知」: booked once by book_refund."""
     order_no = resource.get("out_trade_no")
     refunded = (resource.get("amount") or {}).get("refund")
+    if parsed.state != "SUCCESS":
+        return book_refund(
+            parsed.out_no, order_no if isinstance(order_no, str) else "", parsed.state, 0
+        )
     if not isinstance(order_no, str) or not isinstance(refunded, int) or isinstance(refunded, bool):
         raise NotifyMalformed("the refund resource lacks out_trade_no or amount.refund")
     if refunded <= 0:
         raise NotifyMalformed("the refund resource's amount.refund is not positive")
+    return book_refund(parsed.out_no, order_no, parsed.state, refunded)
+
+
+def book_refund(out_refund_no: str, order_no: str, state: str, refunded_fen: int) -> str:
+    """Book a refund's final state, told by its notify or found by a query: a shopper's refund
+    request is completed on its line (or failed) by services.refund_requests; the refund of a
+    payment on a cancelled order is recorded; any other refund (the merchant's own) goes
+    through services.orders.refund_order, idempotent on the refund number, which reverses the
+    refunded lines' commissions in proportion. A refund that ends CLOSED or ABNORMAL moved no
+    money: nothing is reversed. PROCESSING is not final: nothing is booked."""
+    if state == "PROCESSING":
+        return "refund_processing"
+    request_id = refund_requests.by_refund_no(out_refund_no)
+    if request_id is not None:
+        return refund_requests.record_refund_result(request_id, state, refunded_fen)
+    if state != "SUCCESS":
+        log.warning("WeChat Pay refund %s ended %s", out_refund_no, state)
+        return f"refund_{state.lower()}"[:32]
     order_id = db.session.scalar(select(Order.id).where(Order.order_no == order_no))
-    booked = db.session.scalar(select(Refund.id).where(Refund.refund_no == parsed.out_no))
+    booked = db.session.scalar(select(Refund.id).where(Refund.refund_no == out_refund_no))
     db.session.rollback()
     if order_id is None:
-        log.error("WeChat Pay refunded %s for unknown order %s", parsed.out_no, order_no)
+        log.error("WeChat Pay refunded %s for unknown order %s", out_refund_no, order_no)
         return "unknown_order"
     if booked is not None:
         return "refund_booked_before"
     try:
-        orders.refund_order(order_id, parsed.out_no, amount_fen=refunded, reason="微信支付退款")
+        if out_refund_no == orders.cancelled_refund_no(order_no):
+            orders.record_cancelled_refund(order_id, out_refund_no, refunded_fen)
+            return "cancelled_refunded"
+        orders.refund_order(order_id, out_refund_no, amount_fen=refunded_fen, reason="微信支付退款")
     except OrderError as e:
-        log.error("WeChat Pay refund %s for order %s not booked: %s", parsed.out_no, order_no, e)
+        log.error("WeChat Pay refund %s for order %s not booked: %s", out_refund_no, order_no, e)
         return str(e.params.get("reason") or "refused")[:32]
     return "reversed"
 
@@ -190,7 +223,7 @@ def _transfer(resource: dict[str, Any], parsed: _Parsed) -> str:
     return f"withdrawal_{after}"[:32]
 
 
-def _time(value) -> datetime | None:
+def rfc3339_utc(value) -> datetime | None:
     """WeChat's RFC 3339 times (2018-06-08T10:34:56+08:00) as UTC; None when absent or odd."""
     if not isinstance(value, str):
         return None

@@ -357,3 +357,19 @@ def material_sending(images: int, page_url: str) -> str:
 
 def material_none() -> str:
     return _("暂时还没有推广素材，请稍后再来看看。")
+
+
+# -- checkout -----------------------------------------------------------------------------------
+def pay_description(title: str, pieces: int) -> str:
+    """The WeChat Pay bill's description of an order of several lines."""
+    return _("%(title)s等%(pieces)s件", title=_shortened(title, 100), pieces=pieces)
+
+
+def refund_reason_default(kind: str) -> str:
+    """What WeChat's refund notice says when the shopper gave no reason."""
+    return _("买家申请退货退款") if kind == "return_refund" else _("买家申请退款")
+
+
+def cancelled_payment_refund_reason() -> str:
+    """What WeChat's refund notice says for a payment that came after the order was cancelled."""
+    return _("订单已取消，自动退款")

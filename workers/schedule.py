@@ -29,6 +29,10 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("workers.payouts.sync_transfer_bills", interval=120),
     PeriodicJob("workers.payouts.cancel_unconfirmed_transfers", interval=300),
     PeriodicJob("workers.wechat.flush_last_seen", interval=60),
+    # The shop's WeChat Pay: payments whose notify never came (a prepay older than 5 minutes),
+    # refunds unanswered, and payments on cancelled orders whose refund job was lost.
+    PeriodicJob("workers.shop.sync_unpaid_orders", interval=120),
+    PeriodicJob("workers.shop.sync_refunds", interval=300),
     # A sweep for events whose after-commit publish job was lost.
     PeriodicJob("workers.events.publish_pending", interval=60),
 )
