@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g
+from flask import current_app, g
 from werobot.replies import ImageReply
 
 from bot import turn as bot_turn
@@ -151,9 +151,14 @@ def material(message):
     return messages.material_sending(answer.images, answer.page_url)
 
 
+def shop_url() -> str:
+    """The shop's address, as the welcome, the help and the menu give it."""
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/shop"
+
+
 def help_(message):
     current_user(message)
-    return messages.help_text()
+    return messages.help_text(shop_url())
 
 
 def unknown_text(message):
@@ -172,13 +177,15 @@ def subscribe(message):
     _remember(bot_turn.current(), sender)
     scene = (message.key or "").removeprefix("qrscene_")
     inviter, not_bound = _bind_from_scene(user, scene, "subscribe")
-    return messages.welcome(inviter, not_bound)
+    return messages.welcome(inviter, not_bound, shop_url())
 
 
 def scan(message):
     user = current_user(message)
     inviter, not_bound = _bind_from_scene(user, message.key or "", "scan")
-    return messages.scanned(inviter) if inviter else messages.welcome(None, not_bound)
+    if inviter:
+        return messages.scanned(inviter)
+    return messages.welcome(None, not_bound, shop_url())
 
 
 def _bind_from_scene(user, scene: str, source: str) -> tuple[str | None, str]:

@@ -35,18 +35,23 @@ def commands() -> str:
     )
 
 
-def help_text() -> str:
-    return "\n".join(
-        [
-            _("分销助手可以帮您："),
-            _("「申请」成为分销员（免费加入，只按成交计佣）"),
-            _("「海报」生成您的专属推广海报"),
-            _("「收益」查看可提现、待结算和已提现金额"),
-            _("「提现 50」提现 50 元到微信零钱"),
-            _("「团队」查看您的团队"),
-            _("「素材」获取最新推广素材"),
-        ]
-    )
+def help_text(shop_url: str = "") -> str:
+    lines = [
+        _("分销助手可以帮您："),
+        _("「申请」成为分销员（免费加入，只按成交计佣）"),
+        _("「海报」生成您的专属推广海报"),
+        _("「收益」查看可提现、待结算和已提现金额"),
+        _("「提现 50」提现 50 元到微信零钱"),
+        _("「团队」查看您的团队"),
+        _("「素材」获取最新推广素材"),
+    ]
+    if shop_url:
+        lines.append(shop_line(shop_url))
+    return "\n".join(lines)
+
+
+def shop_line(shop_url: str) -> str:
+    return _("逛逛商城：%(url)s", url=shop_url)
 
 
 def unknown_text() -> str:
@@ -57,15 +62,18 @@ def unsupported_message() -> str:
     return _("暂时只能处理文字消息。%(commands)s", commands=commands())
 
 
-def welcome(inviter: str | None, not_bound: str = "") -> str:
+def welcome(inviter: str | None, not_bound: str = "", shop_url: str = "") -> str:
     """The greeting; with `not_bound` (a refusal reason), the line saying why the scan bound
-    nobody."""
+    nobody; with `shop_url`, the shop's link last."""
     if inviter:
-        return _(
+        text = _(
             "欢迎关注！您是由 %(name)s 邀请来的。%(commands)s", name=inviter, commands=commands()
         )
-    text = _("欢迎关注！%(commands)s", commands=commands())
-    return f"{text}\n{why_not_bound(not_bound)}" if not_bound else text
+    else:
+        text = _("欢迎关注！%(commands)s", commands=commands())
+        if not_bound:
+            text += "\n" + why_not_bound(not_bound)
+    return f"{text}\n{shop_line(shop_url)}" if shop_url else text
 
 
 def why_not_bound(reason: str) -> str:

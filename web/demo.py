@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -62,6 +64,7 @@ def run_demo(app: Flask, host: str, port: int, simulator_port: int | None) -> in
                 ready=lambda: http_ok(f"http://{host}:{simulator_port}/healthz"),
             )
         )
+        create_menu(supervisor, flask, env)
         supervisor.start(
             Service(
                 "web",
@@ -97,6 +100,21 @@ def run_demo(app: Flask, host: str, port: int, simulator_port: int | None) -> in
         supervisor.say("demo", "stopping everything...")
         supervisor.stop_all()
         supervisor.say("demo", "stopped.")
+
+
+def create_menu(supervisor: Supervisor, flask: list[str], env: dict[str, str]) -> None:
+    """The account's own menu (bot/menu.json, with the 商城 button) in the simulator, as
+    `flask --app web wechat menu` makes it for a real account."""
+    done = subprocess.run(
+        [*flask, "--app", "web", "wechat", "menu"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    supervisor.say("demo", lines[-1] if lines else f"menu: exit {done.returncode}")
 
 
 def print_urls(supervisor: Supervisor, app: Flask, base: str, simulator: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from flask import current_app
+
 from services import users
 from wechat.gateway import official_account
 
@@ -22,5 +24,11 @@ def flush_last_seen() -> int:
 
 
 def create_menu() -> dict:
-    """Create the official account's menu from bot/menu.json (「自定义菜单创建接口」)."""
-    return official_account().create_menu(json.loads(MENU_FILE.read_text()))
+    """Create the official account's menu from bot/menu.json (「自定义菜单创建接口」), its
+    `{shop_url}` made the deployment's shop address (a view button opens it in WeChat)."""
+    return official_account().create_menu(menu())
+
+
+def menu() -> dict:
+    shop_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/shop"
+    return json.loads(MENU_FILE.read_text().replace("{shop_url}", shop_url))

@@ -60,6 +60,11 @@ def test_demo_comes_up_healthy_and_ctrl_c_stops_every_process(tmp_path):
         printed = "".join(output)
         assert f"http://127.0.0.1:{sim_port}/" in printed
         assert f"http://127.0.0.1:{port}/healthz" in printed
+        # The account's own menu, with the shop's button at this demo's address.
+        assert "menu created" in printed
+        menu = get_json(f"http://127.0.0.1:{sim_port}/sim/menu")[1]
+        assert menu["default"] is False
+        assert menu["menu"]["button"][0]["url"] == f"http://127.0.0.1:{port}/shop"
 
         family = psutil.Process(runner.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in family)

@@ -300,10 +300,11 @@ def test_a_scene_with_any_bad_code_binds_nobody_and_says_so(client, world, event
     # sender, event and time would be one delivery to the de-duplication
     post(client, w.event_xml("o-follower", "subscribe", at=next(_event_times)))
     invalid = "这个推广码无效或已停用，没有绑定推荐人。"
+    shop = "逛逛商城：http://127.0.0.1:5000/shop"  # the welcome's last line
 
     def check(response):
         text = content(response)
-        return None if text.splitlines()[1:] == [invalid] else text[:80]
+        return None if text.splitlines()[1:] == [invalid, shop] else text[:80]
 
     def xml(value):
         return w.event_xml("o-follower", event, prefix + value, at=next(_event_times))

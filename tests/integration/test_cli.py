@@ -111,7 +111,15 @@ def test_the_menu_command_creates_the_menu_from_the_repo(sim_url, redis_url, tmp
     keys = json.dumps(created, ensure_ascii=False)
     for key in ("JOIN", "POSTER", "EARNINGS", "WITHDRAW", "TEAM", "MATERIAL", "HELP"):
         assert key in keys
-    assert json.loads(MENU_FILE.read_text())["button"][0]["key"] == "JOIN"
+    # The first button opens the shop, at this deployment's address.
+    assert created["default"] is False
+    shop = created["menu"]["button"][0]
+    assert (shop["type"], shop["name"], shop["url"]) == (
+        "view",
+        "商城",
+        "http://127.0.0.1:5000/shop",
+    )
+    assert "{shop_url}" in MENU_FILE.read_text()
 
 
 def test_the_menu_command_reports_an_unreachable_api_in_one_line(redis_url, tmp_path):

@@ -47,6 +47,7 @@ WHY = {
     },
 }
 WELCOME = {"zh_CN": "欢迎关注！可用指令：", "en": "Welcome! Commands: "}
+SHOP = {"zh_CN": "逛逛商城：", "en": "Visit the shop: "}
 
 
 def post_event(client, openid: str, event: str, key: str | None) -> str:
@@ -128,7 +129,8 @@ def test_a_scan_that_binds_nobody_says_why(ctx, client, setup, why, language, ev
         update_profile(user.openid, {"language": "en"})
     before = upline_of(user.id)
     text = scan(client, user.openid, code, event)
-    assert text.splitlines() == [text.splitlines()[0], WHY[language][why]]
+    shop = f"{SHOP[language]}http://127.0.0.1:5000/shop"  # the welcome ends with the shop's link
+    assert text.splitlines() == [text.splitlines()[0], WHY[language][why], shop]
     assert text.startswith(WELCOME[language])
     assert upline_of(user.id) == before
 
@@ -137,7 +139,10 @@ def test_a_scan_that_binds_nobody_says_why(ctx, client, setup, why, language, ev
 def test_a_new_follower_scanning_a_malformed_code_is_told_and_bound_to_nobody(ctx, client, event):
     make_distributor()
     text = scan(client, "o-newcomer", "d_\u202eab23cd45", event)
-    assert text.splitlines()[1:] == [WHY["zh_CN"]["invalid"]]
+    assert text.splitlines()[1:] == [
+        WHY["zh_CN"]["invalid"],
+        f"{SHOP['zh_CN']}http://127.0.0.1:5000/shop",
+    ]
     user = db.session.scalar(select(User).where(User.openid == "o-newcomer"))
     assert upline_of(user.id) is None
 
@@ -155,4 +160,5 @@ def test_a_scan_that_binds_names_the_inviter_and_gives_no_reason(ctx, client):
 
 def test_a_follow_without_a_scene_is_the_plain_welcome(ctx, client):
     text = post_event(client, "o-plain", "subscribe", None)
-    assert text.startswith(WELCOME["zh_CN"]) and len(text.splitlines()) == 1
+    assert text.startswith(WELCOME["zh_CN"])
+    assert text.splitlines()[1:] == [f"{SHOP['zh_CN']}http://127.0.0.1:5000/shop"]  # no reason

@@ -258,6 +258,13 @@ class TestEvents:
     def test_a_scan_of_an_unknown_code_still_welcomes(self, client):
         assert "欢迎关注" in reply_text(send_event(client, "o-s", "SCAN", "d_nosuchcode"))
 
+    def test_the_welcome_and_the_help_carry_the_shop_link(self, app, client):
+        shop = app.config["PUBLIC_BASE_URL"].rstrip("/") + "/shop"
+        welcome = reply_text(send_event(client, "o-new-shopper", "subscribe"))
+        assert welcome.startswith("欢迎关注") and welcome.endswith(f"逛逛商城：{shop}")
+        helped = reply_text(say(client, "o-new-shopper", "帮助"))
+        assert helped.startswith("分销助手可以帮您") and helped.endswith(f"逛逛商城：{shop}")
+
     def test_unsubscribe_marks_the_user_and_answers_success(self, ctx, client):
         send_event(client, "o-bye", "subscribe")
         response = send_event(client, "o-bye", "unsubscribe")
