@@ -42,10 +42,11 @@ def oauth(state: str = "") -> WeChatOAuth:
     return web_oauth(back, state)
 
 
-def sign_in():
-    """The redirect to WeChat's authorize page; back here afterwards."""
+def sign_in(next_path: str | None = None):
+    """The redirect to WeChat's authorize page; back here (or to `next_path`) afterwards."""
     state = secrets.token_urlsafe(16)
-    session[SESSION_STATE], session[SESSION_NEXT] = state, request.full_path
+    session[SESSION_STATE] = state
+    session[SESSION_NEXT] = next_path or request.full_path
     return redirect(oauth(state).authorize_url)
 
 
