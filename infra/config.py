@@ -51,6 +51,7 @@ ENV_NAMES = (
     "WECHAT_MAX_CLOCK_SKEW",
     "WECHAT_TEMPLATE_ID",
     "POSTER_FONT_PATH",
+    "MERCHANT_API_TOKEN",
 )
 
 REQUIRED_IN_PRODUCTION = ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_APPSECRET")
@@ -122,6 +123,11 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         cfg["WECHAT_PAY_NOTIFY_BASE"] = cfg["PUBLIC_BASE_URL"]
     if mode in ("demo", "test"):
         demo_pay_keys(instance, cfg)
+        if not cfg.get("MERCHANT_API_TOKEN"):
+            # The merchant endpoints of /api/v1 (web.api): made once per instance, kept beside
+            # secret_key. In production, unset means those endpoints answer 403.
+            path = persist_once(instance / "merchant_api_token", secrets.token_hex(24).encode())
+            cfg["MERCHANT_API_TOKEN"] = path.read_text().strip()
     elif cfg.get("WECHAT_PAY_MCH_ID") and not legacy_v2_only(cfg):
         check_pay_v3(cfg)
     cfg["TESTING"] = mode == "test" or bool(cfg.get("TESTING"))
