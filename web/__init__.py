@@ -21,7 +21,7 @@ from infra.config import REPO_ROOT, load_config
 from models import db
 from render.fonts import poster_font
 from services import events, notifications, sender_cards
-from web import api, assets, cli, errors, health, me, params, pay_notify, shop_links
+from web import api, assets, cli, errors, health, me, params, pay_notify, shop, shop_links
 
 SUPPORTED_LOCALES = ("zh_CN", "en")
 
@@ -68,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(assets.bp)  # WeUI from node_modules (npm ci)
     app.register_blueprint(health.bp)
     app.register_blueprint(shop_links.bp)
+    app.register_blueprint(shop.bp)
     app.register_blueprint(me.bp)
     app.register_blueprint(pay_notify.bp)
     csrf.exempt(pay_notify.bp)  # WeChat Pay signs its notifies; there is no form token
