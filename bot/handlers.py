@@ -133,6 +133,8 @@ def poster(message, keyword: str = ""):
         return messages.not_active(answer.status, answer.reason)
     if answer.kind == "no_product":
         return messages.poster_no_product(keyword.strip())
+    if answer.kind == "sold_out":
+        return messages.poster_sold_out(answer.reason)
     if answer.kind == "already_making":
         return messages.poster_already_making()
     return messages.poster_making()

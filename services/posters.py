@@ -26,7 +26,7 @@ from infra.clock import now
 from infra.db import insert_ignore, unit_of_work
 from infra.jobs import HIGH, PendingJob, get_queue
 from infra.redis_client import get_redis
-from models import Distributor, Poster, PosterTemplate, Product, User, db
+from models import Distributor, Poster, PosterTemplate, Product, ProductPhoto, User, db
 from models.base import begin_write
 from models.identifiers import parse_id
 from models.poster_rules import (
@@ -137,7 +137,7 @@ def current_key(subject: Subject, version: int, invite_url: str) -> PosterKey:
         version,
         product_link(base_url(), product.id, subject.code),
         avatar_version(subject.nickname, subject.avatar_url),
-        product_version(product.title, product.price_fen, product.images),
+        product_version(product.title, product.price_fen, shown_images(product)),
     )
 
 
@@ -180,8 +180,9 @@ def cached_image(subject: Subject) -> bytes | None:
 
 @dataclass(frozen=True)
 class PosterAnswer:
-    """What the bot says: `image` (media_id), `making`, `already_making`, `no_product` or
-    `inactive` (with the distributor's status and reason)."""
+    """What the bot says: `image` (media_id), `making`, `already_making`, `no_product`,
+    `sold_out` (the product's title in `reason`) or `inactive` (with the distributor's status
+    and reason)."""
 
     kind: str
     media_id: str | None = None
@@ -200,6 +201,8 @@ def request_poster(distributor_id: int, keyword: str | None = None) -> PosterAns
         product = find_product(keyword)
         if product is None:
             return PosterAnswer("no_product")
+        if product.sold_out:  # a poster for what nobody can buy would only disappoint
+            return PosterAnswer("sold_out", reason=product.title)
         subject = load_subject(distributor_id, product.id)
     media_id = cached_media(subject)
     product_id = product.id if product else None
@@ -350,7 +353,7 @@ def render(subject: Subject, template: PosterTemplate, key: PosterKey) -> bytes:
         avatar=fetch_image(subject.avatar_url),
         product_title=product.title if product else None,
         price_fen=product.price_fen if product else None,
-        product_image=fetch_image((product.images or [None])[0]) if product else None,
+        product_image=product_picture(product) if product else None,
     )
     font = current_app.config.get("POSTER_FONT_PATH") or None
     return compose.render_poster(design_of(template), content, font_path=font)
@@ -398,6 +401,30 @@ def send_poster(poster: ReadyPoster, nonce: str) -> str:
     user = db.session.get(User, poster.user_id)
     sent = send_image(f"poster:{poster.id}:{nonce}", user, poster.media_id)
     return "sent" if sent is not None else "already sent"
+
+
+def shown_images(product: Product) -> list[str]:
+    """What the poster shows of the product's pictures: its first stored photo (by id), else
+    its image URLs; a new photo makes a new poster."""
+    photo_id = first_photo_id(product.id)
+    return [f"photo:{photo_id}"] if photo_id else list(product.images or [])
+
+
+def first_photo_id(product_id: int) -> int | None:
+    return db.session.scalar(
+        select(ProductPhoto.id)
+        .where(ProductPhoto.product_id == product_id)
+        .order_by(ProductPhoto.sort, ProductPhoto.id)
+        .limit(1)
+    )
+
+
+def product_picture(product: Product) -> bytes | None:
+    """The product's first stored photo, else its first image URL fetched."""
+    photo_id = first_photo_id(product.id)
+    if photo_id:
+        return db.session.get(ProductPhoto, photo_id).data
+    return fetch_image((product.images or [None])[0])
 
 
 def fetch_image(url: str | None) -> bytes | None:

@@ -339,6 +339,13 @@ def poster_no_product(keyword: str) -> str:
     )
 
 
+def poster_sold_out(title: str) -> str:
+    return _(
+        "「%(title)s」已售罄，补货后再来生成海报吧。发送「海报」可生成邀请海报。",
+        title=_shortened(title),
+    )
+
+
 def _shortened(text: str, limit: int = 20) -> str:
     """What the user typed, echoed back: at most `limit` characters."""
     return text if len(text) <= limit else text[:limit] + "…"

@@ -100,6 +100,9 @@ def poster():
     subject = posters.load_subject(distributor.id, product_id)
     if product_id is not None and (subject.product is None or not subject.product.on_sale):
         abort(404)
+    if subject.product is not None and subject.product.sold_out:
+        text = messages.poster_sold_out(subject.product.title)
+        return Response(render_template("me/refused.html", text=text), status=409)
     image = posters.cached_image(subject)
     if image:
         return Response(image, mimetype="image/jpeg")

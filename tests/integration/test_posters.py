@@ -18,9 +18,10 @@ from sqlalchemy import func, select, update
 
 import render.compose as renderer
 from infra.clock import now
-from models import Distributor, InviteQrCode, OutboundMessage, Poster, User, db
+from models import Distributor, InviteQrCode, OutboundMessage, Poster, ProductPhoto, User, db
 from models.poster_rules import INVITE_QR_SECONDS
 from render.design import default_design
+from render.product_photos import draw_product_photo
 from services import distributors, invite_qr, posters
 from simulator import create_app as create_simulator
 from tests.conftest import test_config
@@ -380,3 +381,29 @@ def test_a_failed_enqueue_does_not_leave_the_poster_marked_as_on_its_way(wired, 
         posters.request_poster(d.id)
     monkeypatch.setattr(PendingJob, "enqueue", real)
     assert posters.request_poster(d.id).kind == "making"
+
+
+def test_a_sold_out_product_gets_no_poster_and_the_bot_says_why(wired, sim_url, renders):
+    client = wired.test_client()
+    d = chatting_distributor(sim_url)
+    gone = make_product(4_500, stock=0, title="东北黑木耳 250g")
+    answer = say(client, d.user.openid, "海报 黑木耳").findtext("Content")
+    assert answer.startswith("「东北黑木耳 250g」已售罄")
+    assert posters.request_poster(d.id, str(gone.id)).kind == "sold_out"
+    assert renders == [] and poster_rows() == []  # nothing drawn, nothing queued
+    # back in stock: the poster is made again
+    gone.skus[0].stock = 3
+    db.session.commit()
+    assert posters.request_poster(d.id, "黑木耳").kind == "making"
+
+
+def test_a_product_poster_shows_the_products_stored_photo(wired, sim_url, renders):
+    d = chatting_distributor(sim_url)
+    tea = make_product(16_800, title="西湖龙井 明前特级")
+    palette = ((60, 140, 90), (230, 220, 190), (240, 236, 220))
+    photo = draw_product_photo("tea_tin", palette, 0, size=320)
+    db.session.add(ProductPhoto(product_id=tea.id, sort=0, width=320, height=320, data=photo))
+    db.session.commit()
+    assert posters.request_poster(d.id, "龙井").kind == "making"
+    run_jobs(wired)
+    assert renders[0].product_image == photo
