@@ -3,7 +3,8 @@ simulator and a worker running over real HTTP: a distributor's product link -> W
 (OAuth) -> bound to the distributor -> a SKU -> the cart -> checkout with a coupon -> paid in
 the simulator's cashier -> the order paid -> the distributor's commission-pending notification
 in the simulator. Then a refund of one line, requested on the order page and approved by the
-merchant: the distributor's pending commission drops by exactly the fen reversed.
+merchant through the JSON API: the distributor's pending commission drops by exactly the fen
+reversed.
 Screenshots of every step are kept in the test's folder."""
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from infra.clock import now
 from models import Binding, Commission, Coupon, Order, RefundRequest, Sku, User, db
-from services import refund_requests
 from services.ledger import balances
 from tests.factories import make_distributor, make_product, set_policy
 from tests.support.serving import wait_until
@@ -221,7 +222,11 @@ def test_a_shopper_buys_through_a_distributors_link_and_a_line_is_refunded(
 
 
 def approve(stack, request_id: int) -> None:
-    """The merchant approves the refund request (through the API when it exists)."""
-    with stack.app.app_context():
-        refund_requests.approve_refund(request_id)
-        db.session.rollback()
+    """The merchant approves the refund request through the API, with the merchant's token
+    (and without it nothing happens)."""
+    url = f"{stack.app_url}/api/v1/merchant/refund-requests/{request_id}/approve"
+    assert requests.post(url, timeout=30).status_code == 401
+    token = stack.app.config["MERCHANT_API_TOKEN"]
+    answer = requests.post(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "approved"
