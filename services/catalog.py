@@ -339,3 +339,27 @@ def share_commission_fen(distributor_id: int, product_id: int) -> int:
     tier_rates = distributor.tier.rates_bps if distributor.tier else None
     shares = compute_commissions([line], [Beneficiary(distributor.id, tier_rates)], active_rule())
     return sum(s.amount_fen for s in shares if s.level == 1)
+
+
+@dataclass(frozen=True)
+class StockAlert:
+    """A SKU on sale that is low (at most models.catalog.LOW_STOCK left) or sold out."""
+
+    product_id: int
+    title: str
+    sku_id: int
+    spec_text: str
+    stock: int
+
+
+def low_stock(limit: int = 200) -> list[StockAlert]:
+    """What the merchant should restock: SKUs on sale (of products on sale) at or under
+    LOW_STOCK, the emptiest first."""
+    rows = db.session.execute(
+        select(Product.id, Product.title, Sku.id, Sku.spec_text, Sku.stock)
+        .join(Sku, Sku.product_id == Product.id)
+        .where(Product.on_sale.is_(True), Sku.on_sale.is_(True), Sku.stock <= LOW_STOCK)
+        .order_by(Sku.stock, Product.id, Sku.id)
+        .limit(limit)
+    )
+    return [StockAlert(*row) for row in rows]

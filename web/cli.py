@@ -17,6 +17,7 @@ from web.demo import run_demo
 from web.engine_cli import ENGINE_COMMANDS
 from web.material_cli import material_group
 from web.poster_cli import poster_group
+from web.shop_cli import shop_group
 from web.wechat_cli import wechat_group
 from workers.schedule import build_cron_scheduler
 from workers.worker import build_worker
@@ -34,6 +35,7 @@ def init_app(app: Flask) -> None:
         wechat_group,
         material_group,
         poster_group,
+        shop_group,
     )
     for command in (*commands, *ENGINE_COMMANDS):
         app.cli.add_command(command)

@@ -376,3 +376,19 @@ def test_nothing_is_promised_to_a_distributor_not_active_or_for_a_product_off_sa
     )
     db.session.commit()
     assert catalog.share_commission_fen(distributor.id, product.id) == 0
+
+
+def test_low_stock_lists_sold_out_and_nearly_sold_out_skus_on_sale_emptiest_first(ctx, app):
+    from web.shop_cli import shop_group
+
+    plenty = make_product(1_000, stock=50, title="充足")
+    low = make_product(1_000, stock=3, title="快没了")
+    gone = make_product(1_000, stock=0, title="卖光了")
+    hidden = make_product(1_000, stock=0, title="下架的", on_sale=False)
+    alerts = catalog.low_stock()
+    assert [(a.product_id, a.stock) for a in alerts] == [(gone.id, 0), (low.id, 3)]
+    assert {plenty.id, hidden.id}.isdisjoint(a.product_id for a in alerts)
+    out = app.test_cli_runner().invoke(shop_group, ["low-stock"])
+    assert out.exit_code == 0, out.output
+    assert f"product {gone.id} sku {gone.skus[0].id}: 卖光了: sold out" in out.output
+    assert "快没了: 3 left" in out.output and out.output.rstrip().endswith("2 SKU(s) at or under 5")
