@@ -141,4 +141,4 @@ def test_no_5xx_and_no_schema_violation_over_the_whole_document(ctx, client):
     )
     assert total >= MINIMUM_CASES, sent
     assert set(sent) == {operation.label for operation in operations}
-    assert {200, 201, 204, 400, 403, 404, 409} <= set(statuses)  # the answers were varied
+    assert {200, 201, 204, 400, 404, 409} <= set(statuses)  # the answers were varied

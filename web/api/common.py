@@ -58,23 +58,20 @@ class ApiBlueprint(Blueprint):
 
     def route(self, rule, *, parameters=None, tags=None, **options):
         """Flask's route, with the operation's security and its error answers documented: 401
-        (and 403 for a shopper's write) where sign-in is needed, 404 where the path names a
-        thing, and those the view declares with `errors`."""
-        methods = options.get("methods", ("GET",))
+        where sign-in is needed, 404 where the path names a thing, and those the view declares
+        with `errors` (a write's 400 for its CSRF header comes with `writes`)."""
 
         def decorator(func):
-            func = self._documented(func, rule, methods)
+            func = self._documented(func, rule)
             return Blueprint.route(self, rule, parameters=parameters, tags=tags, **options)(func)
 
         return decorator
 
-    def _documented(self, func: Callable, rule: str, methods) -> Callable:
+    def _documented(self, func: Callable, rule: str) -> Callable:
         statuses = set(getattr(func, "_api_errors", ()))
         signed_in = self.access == "shopper" and not getattr(func, "_api_public", False)
         if signed_in:
             statuses.add(401)
-            if any(m in UNSAFE_METHODS for m in methods):
-                statuses.add(403)
             func = self.doc(security=SESSION_SECURITY)(func)
         elif self.access == "merchant":
             statuses |= {401, 403}
@@ -125,7 +122,7 @@ def _require_shopper() -> None:
     if user_id is None:
         raise ApiError(401, "unauthorized", gettext("无权访问"))
     if request.method in UNSAFE_METHODS and request.headers.get(CSRF_HEADER) != CSRF_VALUE:
-        raise ApiError(403, "csrf_header_required", gettext("无权访问"))
+        raise ApiError(400, "csrf_header_required", gettext("请求有误"))
 
 
 def _require_merchant() -> None:

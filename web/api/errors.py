@@ -2,11 +2,12 @@
 and the one table from a domain error to its HTTP status.
 
 - 400 `invalid_request`: the request does not match its schema (a field's errors in
-  `details`), or its body is not JSON; and the domain's own input refusals (a bad cursor or
-  keyword, an address field, a quantity or note out of range).
+  `details`), or its body is not JSON; `csrf_header_required`: a shopper's write without
+  `X-Requested-With: fenxiao` (as Flask-WTF answers a missing form token); and the domain's
+  own input refusals (a bad cursor or keyword, an address field, a quantity or note out of
+  range).
 - 401 `unauthorized`: no signed-in shopper (or no merchant token where one is needed).
-- 403: signed in but not allowed (`csrf_header_required`, `not_a_distributor`,
-  `merchant_api_disabled`).
+- 403: signed in but not allowed (`not_a_distributor`, `merchant_api_disabled`).
 - 404: no such thing, or not theirs (another shopper's order is never revealed).
 - 409: the request is well formed but the state refuses it (out of stock, not payable,
   the coupon is taken, the address book is full...): the code says which.
