@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from models import CartItem, Category, Order, ProductPhoto, RefundRequest, Sku, db
 from models.base import begin_write
+from services import catalog as catalog_service
 from services.catalog import SORTS
 from tests.factories import make_distributor, make_product, make_shopper, pay
 from tests.support.checkout import FakePay, add_sku, make_address, make_coupon
@@ -471,3 +472,17 @@ def test_the_openapi_document_describes_ids_order_numbers_and_errors(ctx, client
         p for p in doc["paths"][f"{API}/products"]["get"]["parameters"] if p["name"] == "limit"
     )
     assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 50)
+
+
+def test_a_crash_is_a_json_500_without_the_exception(ctx, client, shop, monkeypatch):
+    def boom():
+        raise RuntimeError("secret-detail")
+
+    monkeypatch.setattr(catalog_service, "categories", boom)
+    ctx.config["PROPAGATE_EXCEPTIONS"] = False  # TESTING would re-raise instead of answering
+    response = client.get(f"{API}/categories")
+    assert error_of(response, 500)["code"] == "internal_server_error"
+    assert response.mimetype == "application/json" and b"secret-detail" not in response.data
+    # and the shop's pages keep their own error pages (HTML), not the API's JSON
+    page = client.get("/no-such-page")
+    assert page.status_code == 404 and page.mimetype == "text/html"
