@@ -13,6 +13,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 IMPORT_NAMES = {
     "Flask": "flask",
+    "flask-smorest": "flask_smorest",
+    "marshmallow": "marshmallow",
+    "apispec": "apispec",
+    "webargs": "webargs",
+    "schemathesis": "schemathesis",
     "Werkzeug": "werkzeug",
     "SQLAlchemy": "sqlalchemy",
     "Flask-SQLAlchemy": "flask_sqlalchemy",
