@@ -454,13 +454,21 @@ def add_orders(
             r[0]
             for r in conn.execute(
                 """
-                INSERT INTO products (title, price_fen, stock, images, description, on_sale,
-                                      created_at)
-                SELECT 'Seed product ' || g, 990 + g * 100, 1000000, '[]', '', true, now()
+                INSERT INTO products (title, price_fen, images, description, on_sale, created_at)
+                SELECT 'Seed product ' || g, 990 + g * 100, '[]', '', true, now()
                 FROM generate_series(1, 20) AS g RETURNING id
                 """
             )
         ]
+        # Stock lives on SKUs (migration 0010): each product gets its one default SKU.
+        conn.execute(
+            """
+            INSERT INTO skus (product_id, spec, spec_text, price_fen, stock, on_sale, sort)
+            SELECT id, '{}', '', price_fen, 1000000, true, 0 FROM products
+            WHERE id = ANY(%(ids)s)
+            """,
+            {"ids": products},
+        )
         shoppers = max(1, min(orders, SHOPPERS_MAX))
         conn.execute(
             """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, TZDateTime, utcnow
@@ -56,6 +56,8 @@ class Merchant(Base):
     shipping_flat_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     shipping_free_over_fen: Mapped[int | None] = mapped_column(BigInteger)
     shipping_excluded_regions: Mapped[list] = mapped_column(JSON, default=list)
+    # The leaderboard shows nicknames masked ("张**", services.leaderboard) unless turned off.
+    leaderboard_masks_nicknames: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
 
