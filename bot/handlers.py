@@ -53,13 +53,26 @@ def _distributor(message) -> users.SenderDistributor | None:
     return current_user(message).distributor
 
 
+def refusal(distributor: users.SenderDistributor | None) -> str | None:
+    """The one answer every distributor command gives someone who may not use it (None: they
+    may): how to join, or that their application is pending, rejected or frozen, and why."""
+    if distributor is None:
+        return messages.not_a_distributor()
+    if distributor.status == "active":
+        return None
+    # The reason is not on the sender's card: read only for someone who is not active.
+    refused = distributors.refusal(distributor.id)
+    return None if refused is None else messages.not_active(refused.status, refused.reason)
+
+
 def distributor_only(handler):
-    """Commands for distributors: anyone else is told how to join."""
+    """Commands for active distributors: anyone else gets `refusal`'s answer."""
 
     def run(message, *args):
         distributor = _distributor(message)
-        if distributor is None or distributor.status in ("pending", "rejected"):
-            return messages.not_a_distributor()
+        refused = refusal(distributor)
+        if refused is not None:
+            return refused
         return handler(message, distributor, *args)
 
     run.__name__ = handler.__name__
@@ -120,11 +133,9 @@ def team(message, distributor):
     return messages.team(lookups.team(distributor.id), active_rule().levels)
 
 
-def poster(message, keyword: str = ""):
+@distributor_only
+def poster(message, distributor, keyword: str = ""):
     """`海报` (or `海报 <product keyword>`): the cached image at once, else made by a job."""
-    distributor = _distributor(message)
-    if distributor is None:
-        return messages.not_a_distributor()
     answer = posters.request_poster(distributor.id, keyword.strip() or None)
     if answer.kind == "image":
         options = bot_turn.current().reply_options()
@@ -140,11 +151,9 @@ def poster(message, keyword: str = ""):
     return messages.poster_making()
 
 
-def material(message):
+@distributor_only
+def material(message, distributor):
     """`素材`: the newest material follows as customer-service messages."""
-    distributor = _distributor(message)
-    if distributor is None:
-        return messages.not_a_distributor()
     answer = promo.request_material(distributor.id)
     if answer.kind == "inactive":
         return messages.not_active(answer.status, answer.reason)

@@ -14,6 +14,7 @@ from models import Binding, Distributor, Order, Tier, User, db
 from models.errors import ApplicationRefused, NotFound
 from models.events import APPLICATION_APPROVED, APPLICATION_REJECTED
 from models.identifiers import CODE_ALPHABET, CODE_LENGTH, parse_code
+from models.poster_rules import Inactive, inactive
 from services.events import record_event
 from services.ledger import ensure_accounts
 from services.merchant import merchant
@@ -239,3 +240,14 @@ def team_counts_check(fix: bool = False) -> list[tuple[int, tuple[int, int, int]
     else:
         db.session.rollback()
     return mismatches
+
+
+def refusal(distributor_id: int) -> Inactive | None:
+    """Why this distributor may not use distributor commands (status and the merchant's
+    reason), None while active."""
+    row = db.session.execute(
+        select(Distributor.status, Distributor.frozen_reason, Distributor.reject_reason).where(
+            Distributor.id == distributor_id
+        )
+    ).first()
+    return inactive(None) if row is None else inactive(*row)

@@ -308,9 +308,9 @@ def notification(kind: str, payload: dict) -> tuple[str, str]:
 
 # -- posters and promo material ----------------------------------------------------------------
 def not_active(status: str, reason: str = "") -> str:
-    """Why a distributor who is not active cannot use posters or material."""
+    """Why someone who is not an active distributor cannot use a distributor command."""
     if status == "pending":
-        return _("您的分销员申请正在审核中，通过后即可使用海报和素材。")
+        return _("您的分销员申请正在审核中，通过后即可使用分销功能，结果会通过消息通知您。")
     if status == "rejected":
         if reason:
             return _("您的分销员申请未通过，原因：%(reason)s。如有疑问请联系商家。", reason=reason)
