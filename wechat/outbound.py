@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
@@ -61,12 +62,20 @@ def _send(message: OutboundMessage, call: Callable[[], dict]) -> OutboundMessage
     return message
 
 
-def send_template(dedup_key: str, user: User, title: str, detail: str, url: str | None = None):
+def send_template(
+    dedup_key: str,
+    user: User,
+    title: str,
+    detail: str,
+    url: str | None = None,
+    at: datetime | None = None,
+):
+    """A template message saying what happened `at` (default: now), in China time."""
     template_id = current_app.config["WECHAT_TEMPLATE_ID"]
     data = {
         "first": {"value": title},
         "keyword1": {"value": title},
-        "keyword2": {"value": now().astimezone(CHINA).strftime("%Y-%m-%d %H:%M")},
+        "keyword2": {"value": china_minute(at or now())},
         "remark": {"value": detail},
     }
     message = _claim(dedup_key, user, "template", {"template_id": template_id, "data": data})
@@ -74,6 +83,11 @@ def send_template(dedup_key: str, user: User, title: str, detail: str, url: str 
         return None
     account = official_account()
     return _send(message, lambda: account.send_template(user.openid, template_id, data, url))
+
+
+def china_minute(at: datetime) -> str:
+    """'2026-12-06 06:28 UTC' -> '2026-12-06 14:28': a moment as a person in China reads it."""
+    return at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
 def send_text(dedup_key: str, user: User, text: str, fallback_title: str | None = None):

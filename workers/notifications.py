@@ -28,7 +28,8 @@ def notify(event_id: int) -> str:
     openid = user.openid
     # A 商家转账 bill waiting for the user carries its confirm page: tapping the message opens it.
     url = payload.get("url") if isinstance(payload.get("url"), str) else None
-    sent = send_template(f"event:{event.id}", user, title, detail, url=url)
+    # The time it happened, not the time this job ran (a retry runs later).
+    sent = send_template(f"event:{event.id}", user, title, detail, url=url, at=event.created_at)
     db.session.commit()  # end the job's transaction: the card is read from the latest commit
     sender_cards.warm(openid)  # their next message is likely `收益`
     return "sent" if sent is not None else "already sent"

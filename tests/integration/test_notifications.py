@@ -3,6 +3,8 @@ service messages fall back to a template outside the 48 h window (45015)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 import requests
 from sqlalchemy import func, select
@@ -56,6 +58,18 @@ def test_an_approval_event_sends_one_template_message_however_often_the_job_runs
     assert distributor.code in templates[0]["remark"] or distributor.code in str(templates[0])
     row = db.session.scalar(select(OutboundMessage))
     assert (row.status, row.wechat_msgid) == ("sent", str(templates[0]["msgid"]))
+
+
+def test_a_template_message_gives_the_time_of_the_event_in_china_time(wired, sim_url):
+    distributor = make_distributor()
+    openid = distributor.user.openid
+    follower(sim_url, openid)
+    event = db.session.scalar(select(DomainEvent).where(DomainEvent.kind == "application_approved"))
+    event.created_at = datetime(2026, 12, 6, 6, 28, 30, tzinfo=UTC)  # 14:28 in China
+    db.session.commit()
+    assert notify(event.id) == "sent"
+    [template] = [m for m in sim_messages(sim_url, openid) if m["kind"] == "template"]
+    assert template["data"]["keyword2"]["value"] == "2026-12-06 14:28"
 
 
 def test_outside_the_48_hour_window_a_text_falls_back_to_a_template(wired, sim_url):
