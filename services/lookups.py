@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from infra.clock import china_day, now
 from models import db
+from models.base import TZDateTime
 from models.ledger import AVAILABLE, HELD, PAID_OUT, PENDING
 
 
@@ -35,6 +36,7 @@ class Team:
     newest: list[TeamMember]
     own_sales_month_fen: int
     team_sales_month_fen: int
+    customer_count: int = 0  # shoppers bound to the distributor now (customer_count_sql)
 
 
 def earnings_columns(distributor: str, today: str, month_start: str) -> str:
@@ -59,6 +61,16 @@ def earnings_columns(distributor: str, today: str, month_start: str) -> str:
 _EARNINGS = text("SELECT " + earnings_columns(":id", ":today", ":start"))
 
 
+def customer_count_sql(distributor: str, at: str) -> str:
+    """The SQL count of shoppers bound to the distributor whose id is the SQL expression
+    `distributor` (bindings not expired at the SQL placeholder `at`): the 团队 reply's and the
+    centre's customers (ix_bindings_distributor_id)."""
+    return (
+        f"(SELECT COUNT(*) FROM bindings b WHERE b.distributor_id = {distributor} "
+        f"AND (b.expires_at IS NULL OR b.expires_at > {at}))"
+    )
+
+
 def earnings(distributor_id: int) -> Earnings:
     today = china_day(now())
     params = {"id": distributor_id, "today": today, "start": today.replace(day=1)}
@@ -74,9 +86,10 @@ _TEAM_HEAD = text(
     "(SELECT COALESCE(SUM(own_sales_fen), 0) FROM distributor_days "
     " WHERE distributor_id = :id AND day >= :start AND day <= :today), "
     "(SELECT COALESCE(SUM(team_sales_fen), 0) FROM distributor_days "
-    " WHERE distributor_id = :id AND day >= :start AND day <= :today) "
-    "FROM distributors d WHERE d.id = :id"
-)
+    " WHERE distributor_id = :id AND day >= :start AND day <= :today), "
+    + customer_count_sql(":id", ":now")
+    + " FROM distributors d WHERE d.id = :id"
+).bindparams(bindparam("now", type_=TZDateTime()))  # stored as SQLite stores it
 _TEAM_NEWEST = text(
     "SELECT t.id, t.level, u.nickname FROM ("
     + " UNION ALL ".join(
@@ -90,11 +103,18 @@ _TEAM_NEWEST = text(
 
 
 def team(distributor_id: int, newest: int = 5) -> Team:
-    today = china_day(now())
-    params = {"id": distributor_id, "start": today.replace(day=1), "today": today, "n": newest}
-    l1, l2, l3, own, team_sales = db.session.execute(_TEAM_HEAD, params).one()
+    at = now()
+    today = china_day(at)
+    params = {
+        "id": distributor_id,
+        "start": today.replace(day=1),
+        "today": today,
+        "n": newest,
+        "now": at,
+    }
+    l1, l2, l3, own, team_sales, customers = db.session.execute(_TEAM_HEAD, params).one()
     members = [
         TeamMember(i, level, nick or "")
         for i, level, nick in db.session.execute(_TEAM_NEWEST, params)
     ]
-    return Team((l1, l2, l3), members, own, team_sales)
+    return Team((l1, l2, l3), members, own, team_sales, customers)

@@ -223,7 +223,10 @@ def team(t, levels: int) -> str:
     counts = " · ".join(
         _("%(level)s %(count)s 人", level=labels[i], count=t.level_counts[i]) for i in range(levels)
     )
-    lines = [_("我的团队：%(counts)s", counts=counts)]
+    lines = [
+        _("我的团队：%(counts)s", counts=counts),
+        _("我的客户：%(count)s 人", count=t.customer_count),
+    ]
     if t.newest:
         names = "、".join(m.nickname or _("新成员") for m in t.newest)
         lines.append(_("最新加入：%(names)s", names=names))
@@ -388,3 +391,28 @@ def refund_reason_default(kind: str) -> str:
 def cancelled_payment_refund_reason() -> str:
     """What WeChat's refund notice says for a payment that came after the order was cancelled."""
     return _("订单已取消，自动退款")
+
+
+# -- the distributor centre (services.centre) ---------------------------------------------------
+def withdrawal_step(status: str, reason: str | None = None) -> str:
+    """A withdrawal's step in its history, as the distributor reads it."""
+    if status == "failed":
+        if reason:
+            return _("未到账，已退回：%(reason)s", reason=transfer_fail_reason(reason))
+        return _("未到账，已退回")
+    if status == "rejected":
+        return _("已驳回：%(reason)s", reason=reason) if reason else _("已驳回")
+    words = {
+        "requested": _("已提交"),
+        "approved": _("商家已审核"),
+        "paying": _("正在打款"),
+        "waiting_user": _("待您确认收款"),
+        "cancelling": _("正在撤销"),
+        "paid": _("已到账"),
+    }
+    return words.get(status, status)
+
+
+def commission_partly_reversed() -> str:
+    """Why a commission still due is smaller than it was."""
+    return _("部分退款")
