@@ -19,6 +19,10 @@ one-row paths would write for each of its commissions:
   subscribed (checked once per batch, before anything is written), and a publish scheduled after
   the commit.
 
+After the commit, what each beneficiary settled is added to this week's and this month's
+leaderboard (services.leaderboard.record_settled: a Redis script call per period, O(beneficiaries);
+a Redis failure there is logged, and the leaderboard's periodic rebuild counts the batch).
+
 No index covers the columns settlement writes, so each commission is rewritten in place on its
 page (a HOT update), and batches run on several connections at once. A run killed mid-batch rolls
 back that batch; re-running finishes the work without repeating any of it.
@@ -61,6 +65,7 @@ from models.errors import LedgerImbalance
 from models.events import COMMISSION_SETTLED
 from models.ledger import AVAILABLE, PENDING
 from models.states import COMMISSION, check_transition
+from services import leaderboard
 from services.events import require_handler, schedule_publish
 from services.sender_cards import touch_distributors
 
@@ -191,6 +196,7 @@ def settle_batch(at: datetime, ids: list[int]) -> int:
         schedule_publish()
         enqueue_after_commit(TIER_JOB, sorted(totals))
         session.commit()
+        leaderboard.record_settled(totals, at)  # after the commit: one Redis call per period
         return sum(count for _fen, count in totals.values())
     except BaseException:
         session.rollback()

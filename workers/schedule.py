@@ -8,7 +8,7 @@ from rq.cron import CronScheduler
 from rq.exceptions import StopRequested
 from rq.utils import import_attribute
 
-from infra.jobs import DEFAULT
+from infra.jobs import DEFAULT, LOW
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("workers.shop.sync_refunds", interval=300),
     # A sweep for events whose after-commit publish job was lost.
     PeriodicJob("workers.events.publish_pending", interval=60),
+    # The leaderboard's truth is the database: this week's and month's boards, rebuilt hourly.
+    PeriodicJob("workers.leaderboard.rebuild_current", queue=LOW, interval=3600),
 )
 
 
