@@ -37,9 +37,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import ARRAY, Integer, any_, bindparam, func, select
 
 from infra.clock import china_day, china_day_start, now
+from infra.db import is_postgres
 from infra.redis_client import get_redis
 from models import (
     Commission,
@@ -193,22 +194,33 @@ def _fen(score) -> int:
     return round(float(score))
 
 
-def _nicknames(ids: set[int]) -> dict[int, str]:
-    """Nicknames as the board shows them, masked unless the merchant turned that off: one
-    query for the ids and the setting (no merchant row yet: the default, masked)."""
-    if not ids:
-        return {}
+def _names_query(among):
     masks = (
         select(Merchant.leaderboard_masks_nicknames)
         .order_by(Merchant.id)
         .limit(1)
         .scalar_subquery()
     )
-    rows = db.session.execute(
+    return (
         select(Distributor.id, User.nickname, func.coalesce(masks, True))
         .join(User, User.id == Distributor.user_id)
-        .where(Distributor.id.in_(sorted(ids)))
-    ).all()
+        .where(among)
+    )
+
+
+# Built once. On PostgreSQL `= ANY(one array)`: the same text for any number of ids, so psycopg
+# prepares it once (half the time of a 51-value IN, planned on every call).
+_NAMES_PG = _names_query(Distributor.id == any_(bindparam("ids", type_=ARRAY(Integer))))
+_NAMES_PORTABLE = _names_query(Distributor.id.in_(bindparam("ids", expanding=True)))
+
+
+def _nicknames(ids: set[int]) -> dict[int, str]:
+    """Nicknames as the board shows them, masked unless the merchant turned that off: one
+    query for the ids and the setting (no merchant row yet: the default, masked)."""
+    if not ids:
+        return {}
+    query = _NAMES_PG if is_postgres() else _NAMES_PORTABLE
+    rows = db.session.execute(query, {"ids": sorted(ids)}).all()
     return {
         member: mask_nickname(nickname) if masked else ((nickname or "").strip() or ANONYMOUS)
         for member, nickname, masked in rows
