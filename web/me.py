@@ -16,6 +16,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
@@ -30,12 +31,16 @@ from wtforms.validators import InputRequired, Length
 
 from infra.clock import CHINA, now
 from models import Distributor, PromoImage, PromoMaterial, User, Withdrawal, db
-from models.errors import InvalidRealName
+from models.errors import DomainError, InsufficientBalance, InvalidRealName, RealNameRequired
 from models.identifiers import REAL_NAME_MAX, mask_real_name
+from models.money import parse_yuan
 from models.poster_rules import inactive
-from models.transfer_bills import TRANSFER_NAME_FROM_FEN
-from services import posters, withdrawals
+from models.transfer_bills import TRANSFER_BILLS, TRANSFER_NAME_FROM_FEN
+from services import centre, leaderboard, posters, withdrawals
 from services.material import list_material
+from services.merchant import merchant
+from services.rules import active_rule
+from texts import centre as centre_texts
 from texts import messages
 from web import signin
 from web.bridge import bridge_script
@@ -70,12 +75,141 @@ def _active_distributor() -> tuple[Distributor | None, Response | None]:
     return distributor, None
 
 
+@bp.get("")
+def overview_page():
+    """The distributor centre's first page: the figures the bot's 收益 gives, the tier and what
+    the next one needs, and the ways on."""
+    distributor, refusal = _active_distributor()
+    if refusal is not None:
+        return refusal
+    return render_template(
+        "me/overview.html",
+        tab="overview",
+        distributor=distributor,
+        o=centre.overview(distributor.id),
+    )
+
+
+@bp.get("/commissions")
+def commissions_page():
+    distributor, refusal = _active_distributor()
+    if refusal is not None:
+        return refusal
+    status, month = request.args.get("status", ""), request.args.get("month", "")
+    try:
+        page = centre.commissions(
+            distributor.id,
+            status=status or None,
+            month=month or None,
+            cursor=request.args.get("cursor") or None,
+        )
+    except DomainError:
+        abort(400)  # a status, month or cursor that cannot be one
+    return render_template(
+        "me/commissions.html", tab="commissions", page=page, status=status, month=month
+    )
+
+
+@bp.route("/withdrawals", methods=["GET", "POST"])
+def withdrawals_page():
+    """The withdrawals with their steps in words, and a form that asks for one under the same
+    rules as the bot's 提现."""
+    distributor, refusal = _active_distributor()
+    if refusal is not None:
+        return refusal
+    if request.method == "POST":
+        return _request_withdrawal(distributor.id)
+    try:
+        page = centre.withdrawals(distributor.id, cursor=request.args.get("cursor") or None)
+    except DomainError:
+        abort(400)
+    return render_template(
+        "me/withdrawals.html",
+        tab="overview",
+        page=page,
+        available_fen=max(centre.overview(distributor.id).available_fen, 0),
+        minimum_fen=merchant().withdraw_min_fen,
+    )
+
+
+def _request_withdrawal(distributor_id: int):
+    try:
+        amount_fen = parse_yuan(request.form.get("amount", ""))
+        withdrawal = withdrawals.request_withdrawal(distributor_id, amount_fen)
+    except RealNameRequired as e:
+        params = {**e.params, "url": withdrawals.real_name_url()}
+        flash(messages.withdraw_refused(e.code, params), "warn")
+        return redirect(url_for("me.withdrawals_page"))
+    except InsufficientBalance as e:
+        available = max(centre.overview(distributor_id).available_fen, 0)
+        flash(messages.withdraw_refused(e.code, {**e.params, "available_fen": available}), "warn")
+        return redirect(url_for("me.withdrawals_page"))
+    except DomainError as e:
+        flash(messages.withdraw_refused(e.code, e.params), "warn")
+        return redirect(url_for("me.withdrawals_page"))
+    to_confirm = merchant().payout_channel == TRANSFER_BILLS
+    flash(centre_texts.withdrawal_submitted(withdrawal.amount_fen, to_confirm), "ok")
+    return redirect(url_for("me.withdrawals_page"))
+
+
+@bp.get("/team")
+def team_page():
+    """My team by level, and my customers (the shoppers bound to me)."""
+    distributor, refusal = _active_distributor()
+    if refusal is not None:
+        return refusal
+    levels = list(range(1, active_rule().levels + 1))
+    view = request.args.get("view", "team")
+    level = request.args.get("level", "1")
+    if view not in ("team", "customers") or level not in {str(n) for n in levels}:
+        abort(404)
+    cursor = request.args.get("cursor") or None
+    try:
+        if view == "customers":
+            page = centre.customers(distributor.id, cursor=cursor)
+        else:
+            page = centre.team(distributor.id, level=int(level), cursor=cursor)
+    except DomainError:
+        abort(400)
+    return render_template(
+        "me/team.html",
+        tab="team",
+        view=view,
+        levels=levels,
+        current_level=int(level),
+        counts=centre.team_counts(distributor.id),
+        page=page,
+    )
+
+
+@bp.get("/stats")
+def stats_page():
+    distributor, refusal = _active_distributor()
+    if refusal is not None:
+        return refusal
+    return render_template("me/stats.html", tab="overview", rows=centre.funnel(distributor.id))
+
+
+@bp.get("/leaderboard")
+def leaderboard_page():
+    distributor, refusal = _active_distributor()
+    if refusal is not None:
+        return refusal
+    period = request.args.get("period", "week")
+    if period not in ("week", "month"):
+        abort(404)
+    board = leaderboard.board(distributor.id, period)
+    return render_template("me/leaderboard.html", tab="leaderboard", board=board)
+
+
 @bp.get("/material")
 def material_page():
     _, refusal = _active_distributor()
     if refusal is not None:
         return refusal
-    return render_template("me/material.html", items=list_material(published_only=True))
+    return render_template(
+        "me/material.html", tab="overview", items=list_material(published_only=True)
+    )
 
 
 @bp.get("/material/images/<id:image_id>")
