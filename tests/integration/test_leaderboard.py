@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
 
 from infra.clock import CHINA, now
 from infra.jobs import get_queue
@@ -265,3 +266,21 @@ def test_an_unknown_period_is_an_invalid_query(ctx):
         board(who.id, "year")
     with pytest.raises(InvalidQuery):
         jobs.rebuild("2026-13")
+
+
+def test_settlement_commits_when_redis_fails_and_the_rebuild_counts_it(ctx, monkeypatch):
+    at = sunday_night()
+    built(at)
+    who = make_distributor()
+    earn(who, 90)
+
+    class Down:
+        def register_script(self, _script):
+            raise redis.ConnectionError("Redis is down")
+
+    monkeypatch.setattr(leaderboard, "get_redis", lambda: Down())
+    assert settle_matured(at=at) == 1  # settled and committed all the same
+    monkeypatch.undo()
+    assert board(who.id, at=at).mine is None  # the feed was lost...
+    leaderboard.rebuild(period_key("week", at))
+    assert board(who.id, at=at).mine.settled_fen == 90  # ...and the rebuild counts it
