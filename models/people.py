@@ -119,9 +119,13 @@ class Binding(Base):
     """The distributor a shopper is bound to (one current binding per user)."""
 
     __tablename__ = "bindings"
+    # A distributor's customers, newest first, a page at a time (services.centre.customers): a
+    # range of this index, LIMIT n, however many customers they have; it serves every look-up
+    # by distributor alone too (migration 0012 replaced the index on distributor_id with it).
+    __table_args__ = (Index("ix_bindings_distributor_bound", "distributor_id", "bound_at"),)
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    distributor_id: Mapped[int] = mapped_column(ForeignKey("distributors.id"), index=True)
+    distributor_id: Mapped[int] = mapped_column(ForeignKey("distributors.id"))
     source: Mapped[str] = mapped_column(String(16))  # "scan" | "subscribe" | "link" | "seed"
     bound_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(TZDateTime, index=True)

@@ -64,7 +64,7 @@ _EARNINGS = text("SELECT " + earnings_columns(":id", ":today", ":start"))
 def customer_count_sql(distributor: str, at: str) -> str:
     """The SQL count of shoppers bound to the distributor whose id is the SQL expression
     `distributor` (bindings not expired at the SQL placeholder `at`): the 团队 reply's and the
-    centre's customers (ix_bindings_distributor_id)."""
+    centre's customers (ix_bindings_distributor_bound)."""
     return (
         f"(SELECT COUNT(*) FROM bindings b WHERE b.distributor_id = {distributor} "
         f"AND (b.expires_at IS NULL OR b.expires_at > {at}))"
