@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from infra.clock import CHINA, now
 from models import Binding, Commission, Distributor, Order, ShareEvent, Withdrawal, db
 from models.base import begin_write
-from models.errors import InvalidCursor, InvalidQuery
+from models.errors import InvalidCursor, InvalidQuery, NotFound
 from services import centre, lookups, orders, settlement, withdrawals
 from services.binding import bind_shopper
 from services.paging import encode_cursor
@@ -260,6 +260,16 @@ def test_the_overview_shows_the_next_tier_and_what_it_needs(world):
     assert progress.needs == [("own_sales_fen", own, 500_000), ("team_sales_fen", 0, 900_000)]
     mid = centre.overview(world["mid"].id).tier
     assert mid.needs == [("own_sales_fen", 0, 100_000), ("direct_team", 1, 3)]
+    set_times(Distributor, [world["top"].id], tier_id=None)  # the base rate: no tier at all
+    assert centre.overview(world["top"].id).tier == centre.TierProgress(
+        None, "银牌", [("own_sales_fen", 0, 100_000), ("direct_team", 1, 3)], "any"
+    )
+
+
+def test_the_overview_and_counts_of_nobody_are_not_found(ctx):
+    for read in (centre.overview, centre.team_counts):
+        with pytest.raises(NotFound):
+            read(999_999)
 
 
 # -- withdrawals -------------------------------------------------------------------------------
