@@ -71,7 +71,7 @@ def finish_sign_in():
     if referrer:
         bind_shopper(user.id, referrer, "link")
     target = session.pop(SESSION_NEXT, "") or ""
-    return redirect(target if target.startswith(NEXT_PREFIXES) else url_for("me.material_page"))
+    return redirect(target if target.startswith(NEXT_PREFIXES) else url_for("me.overview_page"))
 
 
 def current_user_id() -> int | None:
