@@ -19,6 +19,10 @@ DEMO_WECHAT = {
 # expects it in Wechatpay-Serial (the key pair itself is made at run time, never committed).
 DEMO_PAY_PUBLIC_KEY_ID = "PUB_KEY_ID_0119000001092026FENXIAODEMO"
 
+# The demo account's template for service notices (WECHAT_TEMPLATE_ID in demo and test mode):
+# the simulator lists it among the account's templates, with its fields' labels.
+DEMO_NOTICE_TEMPLATE_ID = "fenxiao-demo-notice"
+
 PEOPLE = {  # openid: nickname
     "o-demo-xiaomei": "小美",
     "o-demo-aqiang": "阿强",

@@ -13,7 +13,7 @@ import click
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from demo_identity import DEMO_PAY_PUBLIC_KEY_ID, DEMO_WECHAT
+from demo_identity import DEMO_NOTICE_TEMPLATE_ID, DEMO_PAY_PUBLIC_KEY_ID, DEMO_WECHAT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = REPO_ROOT / "instance"
@@ -134,7 +134,7 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     cfg["WECHAT_MAX_CLOCK_SKEW"] = int(cfg["WECHAT_MAX_CLOCK_SKEW"])
     cfg["SETTLEMENT_WORKERS"] = _positive_int("SETTLEMENT_WORKERS", cfg["SETTLEMENT_WORKERS"])
     if not cfg.get("WECHAT_TEMPLATE_ID") and mode != "production":
-        cfg["WECHAT_TEMPLATE_ID"] = "fenxiao-demo-notice"
+        cfg["WECHAT_TEMPLATE_ID"] = DEMO_NOTICE_TEMPLATE_ID
 
     missing = [n for n in REQUIRED_IN_PRODUCTION if not cfg.get(n)]
     if missing and mode == "production":

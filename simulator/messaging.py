@@ -1,4 +1,5 @@
-"""Outbound messages: customer-service (客服), template (模板) and mass (群发) messages.
+"""Outbound messages: customer-service (客服), template (模板) and mass (群发) messages, and the
+account's templates (template_library).
 
 Customer-service messages are only allowed within SIM_CS_WINDOW (48 h) of the user's last
 interaction (45015 after it). The quota depends on what the user did last: after a message,
@@ -15,7 +16,8 @@ from flask import Blueprint
 from .api import known_user
 from .delivery import deliver_later
 from .media import live_media
-from .store import Store, User, get_store
+from .store import Store, User, get_store, random_id
+from .template_library import LIBRARY, MAX_PRIVATE, private_template, rendered
 from .tokens import ApiError, json_body, ok, requires_token
 
 bp = Blueprint("messaging", __name__)
@@ -111,7 +113,9 @@ def template_send():
         store.count(day_key)
         store.count("template:total")
         msgid = MSGID_BASE + store.next_seq()
-        record = template_record(body, data, msgid)
+        record = template_record(
+            body, data, msgid, store.private_templates.get(body["template_id"])
+        )
         store.templates.append({"touser": user.openid, "time": int(store.now()), **record})
         store.record(user.openid, "template", **record)
     deliver_later(
@@ -123,13 +127,23 @@ def template_send():
     return ok(msgid=msgid)
 
 
-def template_record(body: dict[str, Any], data: dict[str, Any], msgid: int) -> dict[str, Any]:
-    """Title + key/value lines, as the phone's template card shows them."""
+def template_record(
+    body: dict[str, Any], data: dict[str, Any], msgid: int, template: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The card as the phone shows it: for one of the account's templates, its title and its
+    content's labelled lines ([label, value]); for a template id the simulator does not know
+    (WeChat would refuse it: 40037), the data's keys as labels. `title` is `first`, else the
+    template's title; `data` is kept as sent."""
     values = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in data.items()}
     values = {k: "" if v is None else str(v) for k, v in values.items()}
-    title = values.get("first") or body["template_id"]
-    lines = [[k, v] for k, v in values.items() if k not in ("first", "remark")]
-    text = "\n".join([title, *(f"{k}: {v}" for k, v in lines), values.get("remark", "")])
+    template_title = template["title"] if template else ""
+    shows_remark = template is None or "{{remark.DATA}}" in template["content"]  # old style
+    title = values.get("first") or template_title or body["template_id"]
+    if template:
+        lines, text = rendered(template, values)
+    else:
+        lines = [[k, v] for k, v in values.items() if k not in ("first", "remark")]
+        text = "\n".join([title, *(f"{k}: {v}" for k, v in lines), values.get("remark", "")])
     return {
         "msgtype": "template",
         "msgid": msgid,
@@ -137,10 +151,47 @@ def template_record(body: dict[str, Any], data: dict[str, Any], msgid: int) -> d
         "url": body.get("url") or "",
         "data": data,
         "title": title,
+        "template_title": template_title,
         "lines": lines,
-        "remark": values.get("remark", ""),
+        "remark": values.get("remark", "") if shows_remark else "",
         "content": text.strip(),
     }
+
+
+# -- the account's templates (「模板消息接口」: api_add_template, get_all_private_template,
+# del_private_template) ---------------------------------------------------------------------------
+@bp.post("/cgi-bin/template/api_add_template")
+@requires_token
+def add_template():
+    """Add a library template by its short id: a new template_id for the account."""
+    store, body = get_store(), json_body()
+    short_id = body.get("template_id_short")
+    if not isinstance(short_id, str) or short_id not in LIBRARY:
+        raise ApiError(40037, "invalid template_id")
+    with store.lock:
+        if len(store.private_templates) >= MAX_PRIVATE:
+            raise ApiError(45026, "template size out of limit")
+        template_id = random_id(43)
+        store.private_templates[template_id] = private_template(template_id, short_id)
+    return ok(template_id=template_id)
+
+
+@bp.get("/cgi-bin/template/get_all_private_template")
+@requires_token
+def all_private_templates():
+    store = get_store()
+    with store.lock:
+        return {"template_list": list(store.private_templates.values())}
+
+
+@bp.post("/cgi-bin/template/del_private_template")
+@requires_token
+def delete_private_template():
+    store, body = get_store(), json_body()
+    with store.lock:
+        if store.private_templates.pop(str(body.get("template_id") or ""), None) is None:
+            raise ApiError(40037, "invalid template_id")
+    return ok()
 
 
 def job_finished(store: Store, openid: str, msgid: int) -> list[tuple[str, Any]]:

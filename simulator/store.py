@@ -17,6 +17,8 @@ from typing import Any
 
 from flask import current_app
 
+from .template_library import SEEDED, private_template
+
 EXTENSION = "fenxiao.simulator"
 CHINA = timezone(timedelta(hours=8))  # WeChat's daily and monthly limits reset in Beijing time
 ALPHABET = string.ascii_letters + string.digits + "-_"
@@ -102,7 +104,12 @@ class Store:
             self.qr_by_url: dict[str, QrCode] = {}
             self.media: dict[str, Media] = {}
             self.menu: dict[str, Any] | None = None
-            self.templates: list[dict[str, Any]] = []
+            self.templates: list[dict[str, Any]] = []  # every template message sent
+            # The account's own templates (template_library), by template_id.
+            self.private_templates: dict[str, dict[str, Any]] = {
+                template_id: private_template(template_id, short_id)
+                for template_id, short_id in SEEDED.items()
+            }
             self.mass: list[dict[str, Any]] = []
             self.oauth_codes: dict[str, dict[str, Any]] = {}
             self.sns_tokens: dict[str, dict[str, Any]] = {}

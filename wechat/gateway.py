@@ -38,6 +38,10 @@ class OfficialAccount(Protocol):
 
     def send_template(self, openid: str, template_id: str, data: dict, url: str | None) -> dict: ...
 
+    def add_template(self, short_id: str) -> str: ...
+
+    def templates(self) -> list[dict]: ...
+
     def send_text(self, openid: str, text: str) -> dict: ...
 
     def send_image(self, openid: str, media_id: str) -> dict: ...
@@ -84,6 +88,14 @@ class WeChatPyAccount:
     def send_template(self, openid: str, template_id: str, data: dict, url: str | None) -> dict:
         """「模板消息接口」 message/template/send."""
         return self.client.message.send_template(openid, template_id, data, url=url)
+
+    def add_template(self, short_id: str) -> str:
+        """「模板消息接口」 template/api_add_template: the account's id for a library template."""
+        return self.client.template.add(short_id)
+
+    def templates(self) -> list[dict]:
+        """「模板消息接口」 template/get_all_private_template: the account's templates."""
+        return self.client.template.get_all_private_template().get("template_list", [])
 
     def send_text(self, openid: str, text: str) -> dict:
         """「客服消息」 message/custom/send, text."""

@@ -20,6 +20,7 @@ from models import OutboundMessage, User, db
 from models.base import begin_write
 from wechat.client import WeChatRateLimited
 from wechat.gateway import official_account
+from wechat.templates import NOTICE
 
 log = logging.getLogger(__name__)
 OUTSIDE_WINDOW = 45015
@@ -70,14 +71,10 @@ def send_template(
     url: str | None = None,
     at: datetime | None = None,
 ):
-    """A template message saying what happened `at` (default: now), in China time."""
+    """The notice template (wechat.templates.NOTICE): what happened, its details, and when
+    (`at`, default now) in China time; `first` repeats the title for templates that show it."""
     template_id = current_app.config["WECHAT_TEMPLATE_ID"]
-    data = {
-        "first": {"value": title},
-        "keyword1": {"value": title},
-        "keyword2": {"value": china_minute(at or now())},
-        "remark": {"value": detail},
-    }
+    data = NOTICE.data(title, detail, china_minute(at or now()), first=title)
     message = _claim(dedup_key, user, "template", {"template_id": template_id, "data": data})
     if message is None:
         return None

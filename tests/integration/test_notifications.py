@@ -69,7 +69,37 @@ def test_a_template_message_gives_the_time_of_the_event_in_china_time(wired, sim
     db.session.commit()
     assert notify(event.id) == "sent"
     [template] = [m for m in sim_messages(sim_url, openid) if m["kind"] == "template"]
-    assert template["data"]["keyword2"]["value"] == "2026-12-06 14:28"
+    assert template["lines"][2] == ["通知时间", "2026-12-06 14:28"]
+
+
+def test_a_template_message_puts_what_happened_in_labelled_fields_not_the_remark(wired, sim_url):
+    """New WeChat templates show no remark: the details are a field, shown under its label."""
+    distributor = make_distributor()
+    openid = distributor.user.openid
+    follower(sim_url, openid)
+    event = db.session.scalar(select(DomainEvent).where(DomainEvent.kind == "application_approved"))
+    assert notify(event.id) == "sent"
+    [template] = [m for m in sim_messages(sim_url, openid) if m["kind"] == "template"]
+    assert template["template_title"] == "分销业务通知" and "remark" not in template["data"]
+    assert [label for label, _value in template["lines"]] == ["通知类型", "通知内容", "通知时间"]
+    assert template["lines"][:2] == [
+        ["通知类型", "分销员申请已通过"],
+        ["通知内容", f"推广码：{distributor.code}。发送「海报」开始推广。"],
+    ]
+    assert f"通知内容：推广码：{distributor.code}" in template["content"]
+
+
+def test_the_account_s_notice_template_has_the_fields_fenxiao_fills(wired, sim_url):
+    """`flask --app web wechat templates` checks WECHAT_TEMPLATE_ID against wechat.templates."""
+    runner = wired.test_cli_runner()
+    checked = runner.invoke(args=["wechat", "templates"])
+    assert checked.exit_code == 0, checked.output
+    assert "fenxiao-demo-notice\t分销业务通知" in checked.output
+    added = runner.invoke(args=["wechat", "templates", "--add"])
+    assert added.exit_code == 0 and added.output.startswith("WECHAT_TEMPLATE_ID=")
+    wired.config["WECHAT_TEMPLATE_ID"] = "not-a-template"
+    refused = runner.invoke(args=["wechat", "templates"])
+    assert refused.exit_code == 1 and "no such template: add FENXIAO_NOTICE" in refused.output
 
 
 def test_outside_the_48_hour_window_a_text_falls_back_to_a_template(wired, sim_url):
