@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -24,6 +25,22 @@ from models.commission import ProductCommission
 
 COMMISSION_KINDS = "commission_kind IS NULL OR commission_kind IN ('percent', 'fixed')"
 LOW_STOCK = 5  # a SKU at or under this is flagged for the merchant
+
+# The shop lists only products on sale: each sort's keyset (value, id) is indexed over those
+# alone, with and without the category first (services.catalog.list_products reads a page as a
+# range of one of these). The predicate is written as the queries render it on each backend.
+ON_SALE = {"postgresql_where": text("on_sale IS true"), "sqlite_where": text("on_sale IS 1")}
+LIST_KEYS = {"newest": "created_at", "sales": "sales_count", "price": "price_fen"}
+
+
+def _list_indexes() -> list[Index]:
+    indexes = []
+    for name, column in LIST_KEYS.items():
+        indexes.append(Index(f"ix_products_list_{name}", column, "id", **ON_SALE))
+        indexes.append(
+            Index(f"ix_products_list_category_{name}", "category_id", column, "id", **ON_SALE)
+        )
+    return indexes
 
 
 class Category(Base):
@@ -41,6 +58,7 @@ class Product(Base):
         CheckConstraint("price_fen >= 0", name="price"),
         CheckConstraint(COMMISSION_KINDS, name="kind"),
         Index("ix_products_sale_category", "on_sale", "category_id"),
+        *_list_indexes(),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import selectinload
 
 from infra.clock import now
@@ -127,7 +127,10 @@ def list_products(
     kind = f"products:{sort}"  # a cursor of one sort is refused by another
     after = _cursor_key(order, decode_cursor(kind, cursor))
     limit = page_limit(limit)
-    stmt = select(Product).where(Product.on_sale.is_(True))
+    # Only what a card shows (no description, images or commission), the sort key among them.
+    stmt = select(
+        Product.id, Product.title, Product.price_fen, Product.sales_count, order.column
+    ).where(Product.on_sale.is_(True))
     if category_id is not None:
         if not _is_id(category_id):
             raise InvalidQuery("not a category id", reason="category")
@@ -139,13 +142,13 @@ def list_products(
         stmt = stmt.where(_after(order, *after))
     direction = (lambda c: c.desc()) if order.descending else (lambda c: c.asc())
     stmt = stmt.order_by(direction(order.column), direction(Product.id)).limit(limit + 1)
-    products = list(db.session.scalars(stmt))
+    products = db.session.execute(stmt).all()
     more = len(products) > limit
     products = products[:limit]
     next_cursor = None
     if more:
         last = products[-1]
-        value = getattr(last, order.column.key)
+        value = last[-1]  # the sort key
         next_cursor = encode_cursor(kind, [value.isoformat() if order.is_time else value, last.id])
     return Page(_cards(products), next_cursor)
 
@@ -189,18 +192,17 @@ def _cursor_key(order: _Order, key: list | None) -> tuple | None:
 
 def _after(order: _Order, value, product_id: int):
     """Rows after (value, id) in the sort's order: ties broken by id, so no row repeats or is
-    skipped between pages."""
-    column = order.column
-    if order.descending:
-        return or_(column < value, and_(column == value, Product.id < product_id))
-    return or_(column > value, and_(column == value, Product.id > product_id))
+    skipped between pages. A row-value comparison, so the page is a range of the sort's index
+    (models.catalog: ix_products_list_*), in both directions, on PostgreSQL and SQLite."""
+    key = tuple_(order.column, Product.id)
+    return key < (value, product_id) if order.descending else key > (value, product_id)
 
 
 def _is_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= INT_ID_MAX
 
 
-def _cards(products: list[Product]) -> list[ProductCard]:
+def _cards(products: list) -> list[ProductCard]:
     ids = [p.id for p in products]
     photos = first_photo_ids(ids)
     in_stock = _in_stock(ids)
