@@ -30,11 +30,16 @@ class PosterKey:
     qr_content: str
     avatar_version: str
     product_version: str = ""
+    shop_name: str = ""  # an invite poster names the shop: a renamed shop, new posters
 
     @property
     def digest(self) -> str:
-        """The key as stored (`posters.cache_key`, unique): sha256 of every part."""
-        return hashlib.sha256(json.dumps(astuple(self), ensure_ascii=False).encode()).hexdigest()
+        """The key as stored (`posters.cache_key`, unique): sha256 of every part (but an empty
+        shop_name, so that posters whose pixels don't show it keep the keys they had)."""
+        parts = astuple(self)
+        if not self.shop_name:
+            parts = parts[:-1]
+        return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
 
 
 def avatar_version(nickname: str, avatar_url: str | None) -> str:

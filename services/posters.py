@@ -43,6 +43,7 @@ from render import compose
 from render.compose import PosterContent
 from render.design import PosterDesign, default_design
 from services import invite_qr
+from services.merchant import merchant
 from texts import messages
 from wechat.gateway import official_account
 from wechat.outbound import send_image
@@ -69,6 +70,7 @@ class Subject:
     nickname: str
     avatar_url: str | None
     product: Product | None = None
+    shop_name: str = ""  # the merchant's, named on invite posters
 
 
 def load_subject(distributor_id: int, product_id: int | None = None) -> Subject | None:
@@ -90,6 +92,7 @@ def load_subject(distributor_id: int, product_id: int | None = None) -> Subject 
         user.nickname or "",
         user.avatar_url,
         product,
+        merchant().name,
     )
 
 
@@ -130,6 +133,7 @@ def current_key(subject: Subject, version: int, invite_url: str) -> PosterKey:
             version,
             invite_url,
             avatar_version(subject.nickname, subject.avatar_url),
+            shop_name=subject.shop_name,
         )
     return PosterKey(
         subject.distributor_id,
@@ -348,7 +352,7 @@ def render(subject: Subject, template: PosterTemplate, key: PosterKey) -> bytes:
         kind="product" if product else "invite",
         nickname=subject.nickname or messages.a_distributor(),
         qr_content=key.qr_content,
-        invitation=messages.poster_invitation("product" if product else "invite"),
+        invitation=messages.poster_invitation("product" if product else "invite", key.shop_name),
         caption=messages.poster_caption(),
         avatar=fetch_image(subject.avatar_url),
         product_title=product.title if product else None,

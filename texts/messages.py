@@ -62,17 +62,26 @@ def unsupported_message() -> str:
     return _("暂时只能处理文字消息。%(commands)s", commands=commands())
 
 
-def welcome(inviter: str | None, not_bound: str = "", shop_url: str = "") -> str:
-    """The greeting; with `not_bound` (a refusal reason), the line saying why the scan bound
-    nobody; with `shop_url`, the shop's link last."""
-    if inviter:
+def welcome(inviter: str | None, not_bound: str = "", shop_url: str = "", shop: str = "") -> str:
+    """The greeting, naming the shop (`shop`, the merchant's name); with `not_bound` (a refusal
+    reason), the line saying why the scan bound nobody; with `shop_url`, the shop's link last."""
+    if inviter and shop:
+        text = _(
+            "欢迎关注%(shop)s！您是由 %(name)s 邀请来的。%(commands)s",
+            shop=shop,
+            name=inviter,
+            commands=commands(),
+        )
+    elif inviter:
         text = _(
             "欢迎关注！您是由 %(name)s 邀请来的。%(commands)s", name=inviter, commands=commands()
         )
+    elif shop:
+        text = _("欢迎关注%(shop)s！%(commands)s", shop=shop, commands=commands())
     else:
         text = _("欢迎关注！%(commands)s", commands=commands())
-        if not_bound:
-            text += "\n" + why_not_bound(not_bound)
+    if not_bound and not inviter:
+        text += "\n" + why_not_bound(not_bound)
     return f"{text}\n{shop_line(shop_url)}" if shop_url else text
 
 
@@ -354,10 +363,13 @@ def _shortened(text: str, limit: int = 20) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def poster_invitation(kind: str) -> str:
-    """The line printed on a poster (it never promises a reward for sharing)."""
+def poster_invitation(kind: str, shop: str = "") -> str:
+    """The line printed on a poster (it never promises a reward for sharing); an invite poster
+    names the shop."""
     if kind == "product":
         return _("好物推荐给你")
+    if shop:
+        return _("邀请你来逛逛%(shop)s", shop=shop)
     return _("邀请你一起来逛逛")
 
 

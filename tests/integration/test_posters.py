@@ -180,6 +180,27 @@ def test_a_change_to_any_part_of_the_key_renders_again(wired, sim_url, renders):
     assert len(renders) == 5
 
 
+def test_an_invite_poster_names_the_shop_and_a_renamed_shop_gets_new_posters(
+    wired, sim_url, renders
+):
+    set_policy(name="分销演示小店")
+    d = chatting_distributor(sim_url)
+    product = make_product(5_990, title="宁夏枸杞 500g")
+    invite, product_poster = (
+        posters.ensure_poster(d.id, None),
+        posters.ensure_poster(d.id, product.id),
+    )
+    assert renders[0].invitation == "邀请你来逛逛分销演示小店"
+    assert "分销演示小店" not in renders[1].invitation  # a product poster names the product
+    assert posters.ensure_poster(d.id, None).id == invite.id and len(renders) == 2
+
+    set_policy(name="山野好物")
+    renamed = posters.ensure_poster(d.id, None)
+    assert renamed.id != invite.id and renders[2].invitation == "邀请你来逛逛山野好物"
+    assert posters.ensure_poster(d.id, product.id).id == product_poster.id  # not drawn on it
+    assert len(renders) == 3
+
+
 def test_concurrent_requests_for_one_key_render_it_once(wired, sim_url, renders):
     d = chatting_distributor(sim_url)
     invite_qr.invite_qr_url(d.id, d.code)

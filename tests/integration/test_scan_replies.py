@@ -46,7 +46,7 @@ WHY = {
         "invalid": "This referral code is unknown or no longer active: no referrer was set.",
     },
 }
-WELCOME = {"zh_CN": "欢迎关注！可用指令：", "en": "Welcome! Commands: "}
+WELCOME = {"zh_CN": "欢迎关注Fenxiao！可用指令：", "en": "Welcome to Fenxiao! Commands: "}
 SHOP = {"zh_CN": "逛逛商城：", "en": "Visit the shop: "}
 
 
@@ -154,7 +154,7 @@ def test_a_scan_that_binds_names_the_inviter_and_gives_no_reason(ctx, client):
     assert upline_of(shopper.id) == d.id
     # the same code again: still theirs, and still named (first touch keeps the binding)
     assert scan(client, shopper.openid, d.code.upper(), "subscribe").startswith(
-        "欢迎关注！您是由 小美 邀请来的。"
+        "欢迎关注Fenxiao！您是由 小美 邀请来的。"
     )
 
 
@@ -162,3 +162,25 @@ def test_a_follow_without_a_scene_is_the_plain_welcome(ctx, client):
     text = post_event(client, "o-plain", "subscribe", None)
     assert text.startswith(WELCOME["zh_CN"])
     assert text.splitlines()[1:] == [f"{SHOP['zh_CN']}http://127.0.0.1:5000/shop"]  # no reason
+
+
+@pytest.mark.parametrize(
+    ("language", "welcome"),
+    [
+        ("zh_CN", "欢迎关注分销演示小店！可用指令："),
+        ("en", "Welcome to 分销演示小店! Commands: "),
+    ],
+)
+def test_the_welcome_names_the_shop_as_the_merchant_calls_it(ctx, client, language, welcome):
+    set_policy(name="分销演示小店")
+    user = make_user()
+    if language == "en":
+        update_profile(user.openid, {"language": "en"})
+    assert post_event(client, user.openid, "subscribe", None).startswith(welcome)
+
+
+def test_the_welcome_of_an_invited_follower_names_the_shop_and_the_inviter(ctx, client):
+    set_policy(name="分销演示小店")
+    d = make_distributor(nickname="小美")
+    invited = scan(client, make_user().openid, d.code, "subscribe")
+    assert invited.startswith("欢迎关注分销演示小店！您是由 小美 邀请来的。")
