@@ -26,7 +26,7 @@ from wechatpy.oauth import WeChatOAuth
 from models import User, db
 from services import tracking
 from services.binding import bind_shopper
-from services.distributors import distributor_by_code, get_or_create_user
+from services.distributors import get_or_create_user
 from wechat.gateway import web_oauth
 
 log = logging.getLogger(__name__)
@@ -85,19 +85,21 @@ def current_user_id() -> int | None:
 def follow_link(code: str | None, product_id: int | None = None) -> None:
     """Apply a link's distributor code (`?d=<code>`, read by the view with query_code): count
     the visit once per session and link, and bind the shopper if signed in, else remember the
-    code for sign-in. No code, or one nobody has: nothing happens."""
+    code for sign-in. No code, or one nobody has: nothing happens. The session is written only
+    when it changes (a new visit, another code)."""
     if code is None:
         return
-    distributor = distributor_by_code(code)
-    if distributor is None:
+    found = tracking.link_distributor(code)
+    if found is None:
         return
-    key = f"{product_id or 0}:{distributor.id}"
-    visited = list(session.get(VISITED, []))
+    distributor_id, distributor_code = found
+    key = f"{product_id or 0}:{distributor_id}"
+    visited = session.get(VISITED, [])
     user_id = current_user_id()
     if key not in visited:
-        tracking.record_share(distributor.id, "visit", user_id=user_id, product_id=product_id)
+        tracking.record_visit(distributor_id, user_id=user_id, product_id=product_id)
         session[VISITED] = [*visited, key][-50:]
     if user_id is not None:
-        bind_shopper(user_id, distributor.code, "link")
-    else:
-        session[SESSION_REFERRER] = distributor.code
+        bind_shopper(user_id, distributor_code, "link")
+    elif session.get(SESSION_REFERRER) != distributor_code:
+        session[SESSION_REFERRER] = distributor_code

@@ -37,6 +37,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("workers.events.publish_pending", interval=60),
     # The leaderboard's truth is the database: this week's and month's boards, rebuilt hourly.
     PeriodicJob("workers.leaderboard.rebuild_current", queue=LOW, interval=3600),
+    # Shop-link visits queued in Redis, written to share_events (statistics lag at most this).
+    PeriodicJob("workers.tracking.flush_visits", queue=LOW, interval=30),
 )
 
 

@@ -30,6 +30,7 @@ from web import create_app
 
 
 def events():
+    tracking.flush_visits()  # shop-link visits are queued in Redis, then written in batches
     db.session.rollback()
     rows = db.session.scalars(select(ShareEvent).order_by(ShareEvent.id)).all()
     return [(e.distributor_id, e.product_id, e.kind, e.user_id) for e in rows]
