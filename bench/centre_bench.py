@@ -2,9 +2,10 @@
 leaderboard with my rank, with 1,000,000 distributors and 2,000,000 commissions on PostgreSQL,
 each beside a trivial indexed query (SELECT id FROM distributors WHERE id = :id) in the same run.
 
-The commissions are settled by services.settlement.settle_matured, as in production, which feeds
-this week's and this month's leaderboard after each batch; the week is then rebuilt from the
-database (workers.leaderboard.rebuild) and must equal what was fed.
+The commissions are settled by services.settlement.settle_matured, as in production, which
+enqueues a job per batch that feeds this week's and this month's leaderboard (run here in
+process, timed apart); the week is then rebuilt from the database (workers.leaderboard.rebuild)
+and must equal what was fed.
 
 Each call is timed in-process, from the call to its answer (taking a pooled connection
 included; the session's end, db.session.remove(), is not). The calls are interleaved so drift
@@ -75,33 +76,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def settle_and_rebuild(env, expected: int) -> list[tuple[str, bool]]:
-    """Settle everything through the service (which feeds the boards), then rebuild the week
-    from the database and compare."""
+    """Settle everything through the service, run the board jobs it enqueued (as a worker
+    would, timed apart: they are off the settlement's path), then rebuild the week from the
+    database and compare."""
     from infra.clock import now
+    from infra.jobs import get_queue
     from infra.redis_client import get_redis
     from services import leaderboard
-    from services.settlement import settle_matured
-
-    fed_s = 0.0
-    record_settled = leaderboard.record_settled
-
-    def timed_feed(totals, at):
-        nonlocal fed_s
-        t0 = time.perf_counter()
-        record_settled(totals, at)
-        fed_s += time.perf_counter() - t0
+    from services.settlement import LEADERBOARD_JOB, settle_matured
 
     with env.app.app_context():
         week = leaderboard.period_key("week", now())
         for key in leaderboard.current_keys():
-            leaderboard.rebuild(key)  # built (empty) first: settlement feeds them from here
-        leaderboard.record_settled = timed_feed
-        try:
-            t0 = time.perf_counter()
-            settled = settle_matured()
-            settle_s = time.perf_counter() - t0
-        finally:
-            leaderboard.record_settled = record_settled
+            leaderboard.rebuild(key)  # built (empty) first: the jobs feed them from here
+        t0 = time.perf_counter()
+        settled = settle_matured()
+        settle_s = time.perf_counter() - t0
+        jobs = [j for j in get_queue().jobs if j.func_name == LEADERBOARD_JOB]
+        t0 = time.perf_counter()
+        for job in jobs:
+            job.perform()
+            job.delete()
+        fed_s = time.perf_counter() - t0
         client = get_redis()
         fed = client.zrange(leaderboard.board_key(week), 0, -1, withscores=True)
         t0 = time.perf_counter()
@@ -109,9 +105,9 @@ def settle_and_rebuild(env, expected: int) -> list[tuple[str, bool]]:
         rebuild_s = time.perf_counter() - t0
         rebuilt = client.zrange(leaderboard.board_key(week), 0, -1, withscores=True)
     print(
-        f"settle_matured: {settled:,} commissions in {settle_s:.1f}s "
-        f"({settled / settle_s:,.0f}/s), of which feeding the boards {fed_s:.2f}s "
-        f"({fed_s / settle_s:.1%}); this week's board: {len(fed):,} distributors"
+        f"settle_matured: {settled:,} commissions in {settle_s:.1f}s ({settled / settle_s:,.0f}/s)"
+        f"; then {len(jobs)} board jobs (one per batch, run by a worker) in {fed_s:.2f}s; "
+        f"this week's board: {len(fed):,} distributors"
     )
     print(f"rebuild {week} from the database: {members:,} distributors in {rebuild_s:.2f}s")
     return [

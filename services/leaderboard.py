@@ -4,10 +4,11 @@ Ranking a million distributors by a sum must not scan commissions per request, s
 is a Redis sorted set, `leaderboard:week:2026-W49` or `leaderboard:month:2026-12` (China time;
 a week is Monday..Sunday, named by its ISO week), member the distributor id, score the fen:
 
-- fed after commit: each settlement batch adds what each beneficiary settled
-  (`record_settled`, from services.settlement: a script call per period, O(beneficiaries)), and a
-  refund that reverses settled commission takes it off again, from the period the commission
-  was settled in (`workers.leaderboard.apply_reversal`, once per refund);
+- fed after commit, by a job per ledger transaction (`add_transaction`): a settlement batch
+  adds what each beneficiary settled (services.settlement enqueues it: the settlement path only
+  pays the enqueue), and a refund that reverses settled commission takes it off again, from the
+  period the commission was settled in (services.orders enqueues it). Each transaction is added
+  once per board, however often its job runs (a mark per transaction);
 - read in one Redis call (`board`): ZREVRANGE for the top 50, ZSCORE and ZCOUNT for mine, each
   O(log n); then one database query for the nicknames and the merchant's masking setting;
 - never the only truth: `rebuild(period_key)` recomputes a period from the database (the
@@ -16,8 +17,14 @@ a week is Monday..Sunday, named by its ISO week), member the distributor id, sco
   for the current week and month (workers.leaderboard.rebuild_current), and at once when a
   board is read whose period was never built (Redis lost, or a key expired). A period that has
   not started yet holds nothing, so the hourly job marks the next week and month built before
-  they start, and the first reads of a new week need no scan. The one drift, a batch fed while
-  a rebuild reads and swaps (milliseconds), lasts until the next rebuild.
+  they start, and the first reads of a new week need no scan.
+
+Feeding and rebuilding agree: a rebuild reads the last ledger transaction id and the sums in
+one snapshot, and a transaction is fed to a board only if its id is above the one its rebuild
+counted; one fed while a rebuild runs goes to the old board and to the rebuild's delta, which
+the swap adds. What can still drift until the next rebuild: a transaction with a lower id that
+commits after a rebuild's snapshot (batches running across it), and one fed in the instant
+between the snapshot and the rebuild's mark.
 
 Ranks are competition ranks ("1, 2, 2, 4"): a rank is 1 + the number of distributors with more
 settled. `top` holds at most TOP entries, highest first, ties in distributor id order; where a
@@ -27,12 +34,11 @@ descending). Keys expire KEEP after their period ends.
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -52,11 +58,9 @@ from models import (
     User,
     db,
 )
+from models.centre import ANONYMOUS, mask_nickname
 from models.errors import InvalidQuery
 from models.ledger import AVAILABLE
-from models.masking import ANONYMOUS, mask_nickname
-
-log = logging.getLogger(__name__)
 
 PERIODS = ("week", "month")
 TOP = 50
@@ -68,7 +72,8 @@ FEED_CHUNK = 5_000  # (member, fen) pairs per script call: Redis is never blocke
 ADD_CHUNK = 10_000
 _WEEK = re.compile(r"(\d{4})-W(\d{2})")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
-REVERSAL = "commission_reversal"  # the ledger kind services.orders posts a refund's under
+# The ledger transactions that move settled commission: a settlement batch, a refund's reversal.
+SETTLEMENT, REVERSAL = "settlement", "commission_reversal"
 
 
 @dataclass(frozen=True)
@@ -237,86 +242,97 @@ def _build_missing(key: str) -> None:
         time.sleep(0.05)
 
 
-# --- feeding (after commit) ---
+# --- feeding (a job after commit) ---
 
-# KEYS: board; ARGV: expiry (unix s), then member, fen pairs. Adds each fen to its member, drops
-# members left at 0 or less (a reversal of all they settled), and sets the expiry.
+# KEYS: board, built mark (its value: the last ledger transaction its rebuild counted), this
+# transaction's mark, the running rebuild's mark (its value: that rebuild's last transaction),
+# what that rebuild has not counted.
+# ARGV: expiry (unix s), ledger transaction id, then member, fen pairs.
+# A transaction is added once (its mark), to the board unless the rebuild it comes from counted
+# it, and to the running rebuild's delta unless that counts it; members left at 0 or less (all
+# they settled reversed) are dropped, as a rebuild leaves them out.
 _FEED = """
-for i = 2, #ARGV, 2 do redis.call('ZINCRBY', KEYS[1], ARGV[i + 1], ARGV[i]) end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', 0)
-redis.call('EXPIREAT', KEYS[1], ARGV[1])
+local txn = tonumber(ARGV[2])
+local live = txn > tonumber(redis.call('GET', KEYS[2]) or '0')
+local rebuilding = redis.call('GET', KEYS[4])
+local pending = rebuilding and txn > tonumber(rebuilding)
+if not (live or pending) then return 0 end
+if not redis.call('SET', KEYS[3], 1, 'NX', 'EXAT', ARGV[1]) then return 0 end
+for i = 3, #ARGV, 2 do
+  if live then redis.call('ZINCRBY', KEYS[1], ARGV[i + 1], ARGV[i]) end
+  if pending then redis.call('ZINCRBY', KEYS[5], ARGV[i + 1], ARGV[i]) end
+end
+if live then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', 0)
+  redis.call('EXPIREAT', KEYS[1], ARGV[1])
+end
+if pending then redis.call('EXPIRE', KEYS[5], math.max(redis.call('TTL', KEYS[4]), 1)) end
 return 1
 """
 
-
-def record_settled(totals: Mapping[int, tuple[int, int]], at: datetime) -> None:
-    """After a settlement batch commits: add what each beneficiary settled ({id: (fen, count)})
-    to the week and month of `at`. A Redis failure is logged, not raised: the batch is committed,
-    and the next rebuild counts it."""
-    feed({beneficiary: fen for beneficiary, (fen, _count) in totals.items()}, at)
-
-
-def feed(fen_by_distributor: Mapping[int, int], at: datetime) -> None:
-    """Add fen (negative: take off) per distributor to the week and month boards of `at`."""
-    pairs = [(d, fen) for d, fen in fen_by_distributor.items() if fen]
-    if not pairs:
-        return
-    try:
-        script = get_redis().register_script(_FEED)
-        for period in PERIODS:
-            key = period_key(period, at)
-            for k in range(0, len(pairs), FEED_CHUNK):
-                args = [_expires(key)]
-                for member, fen in pairs[k : k + FEED_CHUNK]:
-                    args += [member, fen]
-                script(keys=[board_key(key)], args=args)
-    except redis.RedisError:
-        log.exception("leaderboard: could not add %d distributors' fen at %s", len(pairs), at)
-
-
-# KEYS: board, the refund's mark on it; ARGV: mark expiry (unix s), then as _FEED. Applies a
-# refund's reversal to one board once, however often its job runs.
-_FEED_ONCE = (
-    "if not redis.call('SET', KEYS[2], 1, 'NX', 'EXAT', ARGV[1]) then return 0 end\n" + _FEED
+_ADDED = (
+    select(
+        LedgerAccount.distributor_id,
+        LedgerEntry.amount_fen,
+        func.coalesce(Commission.settled_at, LedgerTransaction.created_at),
+    )
+    .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+    .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+    .outerjoin(Commission, Commission.id == LedgerEntry.commission_id)
+    .where(
+        LedgerEntry.transaction_id == bindparam("txn"),
+        LedgerTransaction.kind.in_((SETTLEMENT, REVERSAL)),
+        LedgerAccount.kind == AVAILABLE,
+    )
 )
 
 
-def apply_reversal(refund_id: int) -> int:
-    """Take a refund's reversals of settled commission off the boards of the periods the
-    commissions were settled in, once (a mark per refund and board); returns the boards
-    changed. A refund that reversed nothing settled changes none."""
-    rows = db.session.execute(
-        select(Commission.beneficiary_id, Commission.settled_at, LedgerEntry.amount_fen)
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .join(Commission, Commission.id == LedgerEntry.commission_id)
-        .where(
-            LedgerTransaction.reference == f"refund:{refund_id}",
-            LedgerTransaction.kind == REVERSAL,
-            LedgerAccount.kind == AVAILABLE,
-            Commission.settled_at.is_not(None),
-        )
-    ).all()
-    db.session.rollback()
+def add_transaction(transaction_id: int) -> int:
+    """Add what a committed ledger transaction moved in or out of available commission to the
+    boards: a settlement batch's credits to the week and month it settled in, a refund's
+    reversals of settled commission (debits) to those the commissions were settled in. Once
+    per transaction and board, however often it runs; returns the boards changed.
+
+    An indexed read (the transaction's entries) and a script call per board: O(beneficiaries),
+    off the settlement's path (services.settlement enqueues it after each batch commits)."""
+    rows = db.session.execute(_ADDED, {"txn": transaction_id}).all()
+    db.session.rollback()  # a read: hold no snapshot while Redis is written
     deltas: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for beneficiary, settled_at, fen in rows:
+    for distributor_id, fen, settled_at in rows:
         for period in PERIODS:
-            deltas[period_key(period, settled_at)][beneficiary] += fen  # a debit: negative
-    script = get_redis().register_script(_FEED_ONCE)
+            deltas[period_key(period, settled_at)][distributor_id] += fen
+    script = get_redis().register_script(_FEED)
     changed = 0
     for key, by_distributor in sorted(deltas.items()):
-        args = [_expires(key)] + [x for pair in sorted(by_distributor.items()) for x in pair]
-        changed += script(keys=[board_key(key), f"{board_key(key)}:refund:{refund_id}"], args=args)
+        pairs = [pair for pair in sorted(by_distributor.items()) if pair[1]]
+        for n, k in enumerate(range(0, len(pairs), FEED_CHUNK)):
+            args = [_expires(key), transaction_id]
+            for member, fen in pairs[k : k + FEED_CHUNK]:
+                args += [member, fen]
+            mark = f"{board_key(key)}:txn:{transaction_id}:{n}"
+            keys = [board_key(key), _built_key(key), mark, *_rebuild_keys(key)]
+            changed += script(keys=keys, args=args)
     return changed
 
 
 # --- rebuilding ---
 
 
-def settled_in(key: str) -> dict[int, int]:
-    """What each distributor settled in the period, from the database: commissions settled in
-    it, less what has been reversed of them since (a scan: settled_at has no index)."""
+def _rebuild_keys(key: str) -> tuple[str, str]:
+    """The running rebuild's mark and what it has not counted (fed since its snapshot)."""
+    return board_key(key) + ":rebuilding", board_key(key) + ":delta"
+
+
+def settled_in(key: str) -> tuple[int, dict[int, int]]:
+    """(the last ledger transaction counted, what each distributor settled in the period) from
+    the database, in one snapshot: commissions settled in it, less what has been reversed of
+    them since (a scan: settled_at has no index)."""
     _period, start, end = period_range(key)
+    db.session.rollback()
+    if is_postgres():  # both reads in one snapshot
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    counted = db.session.scalar(select(func.coalesce(func.max(LedgerTransaction.id), 0)))
+    get_redis().set(_rebuild_keys(key)[0], counted, ex=LOCK_TTL)
     outstanding = func.sum(Commission.amount_fen - Commission.reversed_fen)
     rows = db.session.execute(
         select(Commission.beneficiary_id, outstanding)
@@ -325,7 +341,7 @@ def settled_in(key: str) -> dict[int, int]:
         .having(outstanding > 0)
     ).all()
     db.session.rollback()  # a read: hold no snapshot while Redis is written
-    return {beneficiary: int(fen) for beneficiary, fen in rows}
+    return int(counted), {beneficiary: int(fen) for beneficiary, fen in rows}
 
 
 def rebuild(key: str) -> int | None:
@@ -338,27 +354,44 @@ def rebuild(key: str) -> int | None:
     if not client.set(_lock_key(key), token, nx=True, ex=LOCK_TTL):
         return None
     try:
-        return _swap_in(client, key, settled_in(key))
+        client.delete(*_rebuild_keys(key))
+        counted, scores = settled_in(key)
+        return _swap_in(client, key, counted, scores)
     finally:
+        client.delete(*_rebuild_keys(key))
         _release(client, _lock_key(key), token)
 
 
-def _swap_in(client: redis.Redis, key: str, scores: dict[int, int]) -> int:
+# KEYS: board, the rebuilt board, built mark, the rebuild's mark, its delta, a name for the old
+# board; ARGV: expiry (unix s), the last transaction counted. What was fed since the snapshot
+# is added to the rebuilt board, the old board is unlinked (freed in the background: a large
+# set would block Redis), the rebuilt one takes its name.
+_SWAP = """
+local delta = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
+for i = 1, #delta, 2 do redis.call('ZINCRBY', KEYS[2], delta[i + 1], delta[i]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', 0)
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('RENAME', KEYS[1], KEYS[6])
+  redis.call('UNLINK', KEYS[6])
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('RENAME', KEYS[2], KEYS[1])
+  redis.call('EXPIREAT', KEYS[1], ARGV[1])
+end
+redis.call('SET', KEYS[3], ARGV[2], 'EXAT', ARGV[1])
+redis.call('DEL', KEYS[4], KEYS[5])
+return redis.call('ZCARD', KEYS[1])
+"""
+
+
+def _swap_in(client: redis.Redis, key: str, counted: int, scores: dict[int, int]) -> int:
     scratch = f"{board_key(key)}:new:{uuid.uuid4().hex}"
     items = list(scores.items())
     for k in range(0, len(items), ADD_CHUNK):
         client.zadd(scratch, dict(items[k : k + ADD_CHUNK]))
     client.expire(scratch, LOCK_TTL)  # dropped if this process dies before the swap
-    expires = _expires(key)
-    with client.pipeline(transaction=True) as swap:
-        if items:
-            swap.rename(scratch, board_key(key))
-            swap.expireat(board_key(key), expires)
-        else:
-            swap.delete(board_key(key))
-        swap.set(_built_key(key), 1, exat=expires)
-        swap.execute()
-    return len(items)
+    keys = [board_key(key), scratch, _built_key(key), *_rebuild_keys(key), scratch + ":old"]
+    return client.register_script(_SWAP)(keys=keys, args=[_expires(key), counted])
 
 
 _RELEASE = """
@@ -377,7 +410,7 @@ def prepare(key: str) -> bool:
     _period, start, _end = period_range(key)
     if start <= now():
         return False
-    return bool(get_redis().set(_built_key(key), 1, nx=True, exat=_expires(key)))
+    return bool(get_redis().set(_built_key(key), 0, nx=True, exat=_expires(key)))
 
 
 def current_keys(at: datetime | None = None) -> list[str]:

@@ -57,7 +57,7 @@ MAX_QUANTITY = 999
 CLOSE_JOB = "workers.shop.close_transaction"
 REFUND_CANCELLED_JOB = "workers.shop.refund_cancelled_payment"
 # After commit: a refund's reversal of settled commission comes off the leaderboard.
-LEADERBOARD_JOB = "workers.leaderboard.apply_reversal"
+LEADERBOARD_JOB = "workers.leaderboard.add_transaction"
 CANCELLED_REFUND_PREFIX = "RC"
 
 
@@ -670,10 +670,10 @@ def _reverse_commissions(order: Order, per_line: Mapping[int, int], refund: Refu
             c.set_status("reversed", f"refund {refund.refund_no}")
     if not legs:
         return
-    post("commission_reversal", f"refund:{refund.id}", legs)
+    txn_id = post("commission_reversal", f"refund:{refund.id}", legs)
     if any(leg.account_key.endswith(f":{AVAILABLE}") for leg in legs):
         # Settled commission reversed: off the leaderboard of the period it was settled in.
-        enqueue_after_commit(LEADERBOARD_JOB, refund.id, job_id=f"leaderboard-refund-{refund.id}")
+        enqueue_after_commit(LEADERBOARD_JOB, txn_id, job_id=f"leaderboard-{txn_id}")
     _bump_days(china_day(at), {d: {"earned_fen": -fen} for d, fen in reversed_by.items()})
     for distributor_id, fen in reversed_by.items():
         record_event(COMMISSION_REVERSED, distributor_id, order_no=order.order_no, amount_fen=fen)

@@ -19,9 +19,9 @@ one-row paths would write for each of its commissions:
   subscribed (checked once per batch, before anything is written), and a publish scheduled after
   the commit.
 
-After the commit, what each beneficiary settled is added to this week's and this month's
-leaderboard (services.leaderboard.record_settled: a Redis script call per period, O(beneficiaries);
-a Redis failure there is logged, and the leaderboard's periodic rebuild counts the batch).
+After the commit, a job adds what each beneficiary settled to this week's and this month's
+leaderboard (services.leaderboard.add_transaction, O(beneficiaries), reading the batch's ledger
+entries): off this path, whose only cost is enqueueing it, as the tier check is.
 
 No index covers the columns settlement writes, so each commission is rewritten in place on its
 page (a HOT update), and batches run on several connections at once. A run killed mid-batch rolls
@@ -65,12 +65,12 @@ from models.errors import LedgerImbalance
 from models.events import COMMISSION_SETTLED
 from models.ledger import AVAILABLE, PENDING
 from models.states import COMMISSION, check_transition
-from services import leaderboard
 from services.events import require_handler, schedule_publish
 from services.sender_cards import touch_distributors
 
 DEFAULT_BATCH = 20_000
 TIER_JOB = "workers.settlement.check_tiers_after_settlement"
+LEADERBOARD_JOB = "workers.leaderboard.add_transaction"  # this week's and month's boards
 # The move settlement makes, as set_status would make it for one commission.
 ENTITY, FROM_STATUS, TO_STATUS = Commission.__tablename__, "pending", "available"
 check_transition(COMMISSION, ENTITY, FROM_STATUS, TO_STATUS)  # the state machine allows it
@@ -195,8 +195,8 @@ def settle_batch(at: datetime, ids: list[int]) -> int:
         _post_batch(txn_id, totals, at)
         schedule_publish()
         enqueue_after_commit(TIER_JOB, sorted(totals))
+        enqueue_after_commit(LEADERBOARD_JOB, txn_id, job_id=f"leaderboard-{txn_id}")
         session.commit()
-        leaderboard.record_settled(totals, at)  # after the commit: one Redis call per period
         return sum(count for _fen, count in totals.values())
     except BaseException:
         session.rollback()

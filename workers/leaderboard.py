@@ -1,5 +1,6 @@
-"""Leaderboard jobs: the hourly rebuild from the database, a period on demand, and a refund's
-reversal of settled commission (services.leaderboard). Each is idempotent."""
+"""Leaderboard jobs: the hourly rebuild from the database, a period on demand, and each
+settlement batch or refund of settled commission after it commits (services.leaderboard).
+Each is idempotent."""
 
 from __future__ import annotations
 
@@ -25,6 +26,6 @@ def rebuild_current() -> list[int | None]:
     return built
 
 
-def apply_reversal(refund_id: int) -> int:
-    """A refund's reversal of settled commission, off the boards it was settled in (once)."""
-    return leaderboard.apply_reversal(refund_id)
+def add_transaction(transaction_id: int) -> int:
+    """A committed settlement batch or refund reversal, onto the boards it changes (once)."""
+    return leaderboard.add_transaction(transaction_id)
