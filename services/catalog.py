@@ -4,15 +4,19 @@ Reads only."""
 
 from __future__ import annotations
 
+import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
-from sqlalchemy.orm import selectinload
+from flask import current_app, has_app_context
+from sqlalchemy import event, func, select, tuple_
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import Session as SessionClass
 
 from infra.clock import now
+from infra.db import is_postgres
 from models import Category, Distributor, Product, ProductPhoto, Sku, db
 from models.catalog import LOW_STOCK
 from models.commission import Beneficiary, Line, campaign_multiplier, compute_commissions
@@ -120,22 +124,40 @@ def list_products(
 ) -> Page[ProductCard]:
     """A page of the products on sale, optionally in a category or matching a keyword in the
     title; InvalidQuery for an unknown sort or a keyword that cannot be one, InvalidCursor for
-    a cursor this list did not make or a page size outside 1..50."""
+    a cursor this list did not make or a page size outside 1..50. Pages without a keyword are
+    cached as product pages are (product_view)."""
     if sort not in _ORDERS:
         raise InvalidQuery(f"unknown sort {sort!r}", reason="sort")
     order = _ORDERS[sort]
     kind = f"products:{sort}"  # a cursor of one sort is refused by another
     after = _cursor_key(order, decode_cursor(kind, cursor))
     limit = page_limit(limit)
+    if category_id is not None and not _is_id(category_id):
+        raise InvalidQuery("not a category id", reason="category")
+    words = _keyword(keyword)
+
+    def read() -> Page[ProductCard]:
+        return _read_products(order, kind, category_id, words, after, limit)
+
+    if words:
+        return read()
+    return _cache().get(("list", sort, category_id, after, limit), read)
+
+
+def _read_products(
+    order: _Order,
+    kind: str,
+    category_id: int | None,
+    words: str | None,
+    after: tuple | None,
+    limit: int,
+) -> Page[ProductCard]:
     # Only what a card shows (no description, images or commission), the sort key among them.
     stmt = select(
         Product.id, Product.title, Product.price_fen, Product.sales_count, order.column
     ).where(Product.on_sale.is_(True))
     if category_id is not None:
-        if not _is_id(category_id):
-            raise InvalidQuery("not a category id", reason="category")
         stmt = stmt.where(Product.category_id == category_id)
-    words = _keyword(keyword)
     if words:
         stmt = stmt.where(Product.title.ilike(f"%{_escape_like(words)}%", escape="\\"))
     if after is not None:
@@ -252,19 +274,22 @@ def _in_stock(product_ids: list[int]) -> set[int]:
 
 
 def product_view(product_id: int) -> ProductView | None:
-    """A product's page; None when there is no such product or it is not on sale."""
+    """A product's page; None when there is no such product or it is not on sale. Cached for
+    CACHE_TTL seconds per process (see _Cache: a change committed in this process is seen at
+    once, one made elsewhere within CACHE_TTL)."""
     if not _is_id(product_id):
         return None
-    product = db.session.scalar(
-        select(Product)
-        .options(
-            selectinload(Product.skus), selectinload(Product.photos), selectinload(Product.category)
-        )
-        .where(Product.id == product_id, Product.on_sale.is_(True))
-    )
-    if product is None:
+    return _cache().get(("product", product_id), lambda: _read_product_view(product_id))
+
+
+def _read_product_view(product_id: int) -> ProductView | None:
+    # Plain columns, no ORM objects, no photo bytes (the page links them): on PostgreSQL one
+    # statement (the SKUs and photo ids aggregated in it), on SQLite three small reads.
+    found = _read_product_pg(product_id) if is_postgres() else _read_product_lite(product_id)
+    if found is None:
         return None
-    skus = [_sku_view(s) for s in product.skus if s.on_sale]
+    product, sku_rows, photo_ids = found
+    skus = [_sku_view(*row) for row in sku_rows]
     options: dict[str, list[str]] = {}
     for sku in skus:
         for name, value in sku.spec.items():
@@ -277,24 +302,173 @@ def product_view(product_id: int) -> ProductView | None:
         description=product.description,
         price_fen=product.price_fen,
         category_id=product.category_id,
-        category_name=product.category.name if product.category else None,
-        photo_ids=[p.id for p in product.photos],
+        category_name=product.category_name,
+        photo_ids=photo_ids,
         skus=skus,
         spec_options=options,
         sold_out=all(s.sold_out for s in skus),
     )
 
 
-def _sku_view(sku: Sku) -> SkuView:
-    return SkuView(
-        id=sku.id,
-        spec={str(k): str(v) for k, v in (sku.spec or {}).items()},
-        spec_text=sku.spec_text,
-        price_fen=sku.price_fen,
-        stock=sku.stock,
-        sold_out=sku.stock <= 0,
-        low_stock=0 < sku.stock <= LOW_STOCK,
+def _product_columns():
+    return (
+        Product.id,
+        Product.title,
+        Product.description,
+        Product.price_fen,
+        Product.category_id,
+        Category.name.label("category_name"),
     )
+
+
+def _read_product_pg(product_id: int):
+    skus = (
+        select(
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_array(
+                        Sku.id, Sku.spec, Sku.spec_text, Sku.price_fen, Sku.stock
+                    ),
+                    Sku.sort,
+                    Sku.id,
+                )
+            )
+        )
+        .where(Sku.product_id == Product.id, Sku.on_sale.is_(True))
+        .scalar_subquery()
+    )
+    photos = (
+        select(
+            func.json_agg(aggregate_order_by(ProductPhoto.id, ProductPhoto.sort, ProductPhoto.id))
+        )
+        .where(ProductPhoto.product_id == Product.id)
+        .scalar_subquery()
+    )
+    row = db.session.execute(
+        select(*_product_columns(), skus.label("skus"), photos.label("photo_ids"))
+        .outerjoin(Category, Category.id == Product.category_id)
+        .where(Product.id == product_id, Product.on_sale.is_(True))
+    ).first()
+    if row is None:
+        return None
+    return row, row.skus or [], row.photo_ids or []
+
+
+def _read_product_lite(product_id: int):
+    row = db.session.execute(
+        select(*_product_columns())
+        .outerjoin(Category, Category.id == Product.category_id)
+        .where(Product.id == product_id, Product.on_sale.is_(True))
+    ).first()
+    if row is None:
+        return None
+    skus = db.session.execute(
+        select(Sku.id, Sku.spec, Sku.spec_text, Sku.price_fen, Sku.stock)
+        .where(Sku.product_id == product_id, Sku.on_sale.is_(True))
+        .order_by(Sku.sort, Sku.id)
+    ).all()
+    photo_ids = db.session.scalars(
+        select(ProductPhoto.id)
+        .where(ProductPhoto.product_id == product_id)
+        .order_by(ProductPhoto.sort, ProductPhoto.id)
+    ).all()
+    return row, skus, list(photo_ids)
+
+
+def _sku_view(
+    sku_id: int, spec: dict | None, spec_text: str, price_fen: int, stock: int
+) -> SkuView:
+    return SkuView(
+        id=sku_id,
+        spec={str(k): str(v) for k, v in (spec or {}).items()},
+        spec_text=spec_text,
+        price_fen=price_fen,
+        stock=stock,
+        sold_out=stock <= 0,
+        low_stock=0 < stock <= LOW_STOCK,
+    )
+
+
+# --- the cache -------------------------------------------------------------------------------
+
+CACHE_TTL = 2.0  # seconds: how stale a page's stock may be after a change in another process
+_MAX_CACHED = 20_000
+_CACHE = "fenxiao.catalog.cache"
+_TOUCHED = "fenxiao.catalog.touched"
+CATALOG_TABLES = frozenset({"products", "skus", "product_photos", "categories"})
+_CATALOG_MODELS = (Product, Sku, ProductPhoto, Category)
+
+
+class _Cache:
+    """Product pages and list pages, per app and process, each kept CACHE_TTL seconds.
+
+    Every commit in this process that wrote a product, SKU, photo or category (ORM objects, or
+    update/insert/delete statements through the session: an order taking stock, the demo seed,
+    the merchant's edits) empties it, so this process never shows what it changed itself as it
+    was; a change committed by another process (the other gunicorn workers, a job) is seen
+    within CACHE_TTL. A read that a commit overtook is not kept (the generation moved on)."""
+
+    def __init__(self) -> None:
+        self.entries: dict = {}
+        self.generation = 0
+
+    def get(self, key, read):
+        moment = time.monotonic()
+        hit = self.entries.get(key)
+        if hit is not None and hit[0] > moment:
+            return hit[1]
+        generation = self.generation
+        value = read()
+        if generation == self.generation:
+            if len(self.entries) >= _MAX_CACHED:
+                self.entries.clear()
+            self.entries[key] = (moment + CACHE_TTL, value)
+        return value
+
+    def clear(self) -> None:
+        self.generation += 1
+        self.entries.clear()
+
+
+def _cache() -> _Cache:
+    cache = current_app.extensions.get(_CACHE)
+    if cache is None:
+        _install_listeners()
+        cache = current_app.extensions.setdefault(_CACHE, _Cache())
+    return cache
+
+
+def clear_cache() -> None:
+    """Forget every cached page of this app in this process (changes are noticed on commit)."""
+    cache = current_app.extensions.get(_CACHE)
+    if cache is not None:
+        cache.clear()
+
+
+def _install_listeners() -> None:
+    if not event.contains(SessionClass, "after_commit", _after_commit):
+        event.listen(SessionClass, "after_flush", _after_flush)
+        event.listen(SessionClass, "do_orm_execute", _on_execute)
+        event.listen(SessionClass, "after_commit", _after_commit)
+
+
+def _after_flush(session, _context) -> None:
+    if any(
+        isinstance(instance, _CATALOG_MODELS)
+        for instance in (*session.new, *session.dirty, *session.deleted)
+    ):
+        session.info[_TOUCHED] = True
+
+
+def _on_execute(state) -> None:
+    statement = state.statement
+    if statement.is_dml and getattr(statement.table, "name", None) in CATALOG_TABLES:
+        state.session.info[_TOUCHED] = True
+
+
+def _after_commit(session) -> None:
+    if session.info.pop(_TOUCHED, False) and has_app_context():
+        clear_cache()
 
 
 def photo(photo_id: int) -> tuple[str, bytes] | None:

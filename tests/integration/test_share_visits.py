@@ -3,19 +3,12 @@ once, even when a flush died between claiming a batch and dropping it."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from infra.redis_client import get_redis
 from models import ShareEvent, db
 from services import tracking
 from tests.factories import make_distributor, make_product
-
-
-@pytest.fixture
-def ctx(app):
-    with app.app_context():
-        yield app
 
 
 def visits():

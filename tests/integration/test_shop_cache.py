@@ -1,0 +1,61 @@
+"""The catalogue's cache (services.catalog): a product page and a list page are read once per
+CACHE_TTL, and whatever this process commits to products, SKUs, photos or categories (an order
+taking stock, an edit) is shown at once."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+
+from infra.db import unit_of_work
+from models import Product, ProductPhoto, Sku, db
+from services import catalog, orders
+from tests.factories import make_product
+
+
+def statements(run) -> int:
+    """How many SQL statements `run()` sends."""
+    seen = []
+    engine = db.engine
+
+    def count(*_args):
+        seen.append(1)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        run()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_a_page_is_read_once_and_an_order_taking_stock_is_shown_at_once(ctx):
+    tea = make_product(16_800, stock=20, title="普洱")
+    [sku_id] = [s.id for s in tea.skus]
+    db.session.rollback()
+    assert catalog.product_view(tea.id).skus[0].stock == 20
+    assert statements(lambda: catalog.product_view(tea.id)) == 0
+    assert statements(lambda: catalog.list_products()) > 0
+    assert statements(lambda: catalog.list_products()) == 0
+    with unit_of_work():
+        orders.take_stock(sku_id, 20)  # update(Sku) through the session
+    view = catalog.product_view(tea.id)
+    assert view.skus[0].stock == 0 and view.sold_out
+    assert catalog.list_products().items[0].sold_out
+
+
+def test_edits_to_products_skus_and_photos_are_shown_at_once(ctx):
+    tea = make_product(16_800, title="普洱")
+    assert catalog.product_view(tea.id).title == "普洱"
+    with unit_of_work():
+        db.session.get(Product, tea.id).title = "熟普洱"
+    assert catalog.product_view(tea.id).title == "熟普洱"
+    with unit_of_work():
+        db.session.add(Sku(product_id=tea.id, price_fen=20_000, stock=3, sort=1, spec_text="大"))
+        db.session.add(ProductPhoto(product_id=tea.id, sort=0, width=1, height=1, data=b"x"))
+    view = catalog.product_view(tea.id)
+    assert [s.spec_text for s in view.skus] == ["", "大"] and len(view.photo_ids) == 1
+    assert view.skus[1].low_stock
+    with unit_of_work():
+        db.session.get(Product, tea.id).on_sale = False
+    assert catalog.product_view(tea.id) is None
+    assert catalog.list_products().items == []
