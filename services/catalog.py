@@ -4,6 +4,7 @@ Reads only."""
 
 from __future__ import annotations
 
+import functools
 import time
 import unicodedata
 from collections.abc import Iterable
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, func, select, tuple_
+from sqlalchemy import bindparam, event, func, select, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session as SessionClass
 
@@ -310,68 +311,64 @@ def _read_product_view(product_id: int) -> ProductView | None:
     )
 
 
-def _product_columns():
-    return (
-        Product.id,
-        Product.title,
-        Product.description,
-        Product.price_fen,
-        Product.category_id,
-        Category.name.label("category_name"),
-    )
-
-
-def _read_product_pg(product_id: int):
-    skus = (
+@functools.cache
+def _product_statements() -> dict[str, object]:
+    """The product page's reads, built once (a statement built per request costs more CPU than
+    PostgreSQL spends running it); `product_id` bound at execution."""
+    product_id = bindparam("product_id")
+    product = (
         select(
-            func.json_agg(
-                aggregate_order_by(
-                    func.json_build_array(
-                        Sku.id, Sku.spec, Sku.spec_text, Sku.price_fen, Sku.stock
-                    ),
-                    Sku.sort,
-                    Sku.id,
-                )
-            )
+            Product.id,
+            Product.title,
+            Product.description,
+            Product.price_fen,
+            Product.category_id,
+            Category.name.label("category_name"),
+        )
+        .outerjoin(Category, Category.id == Product.category_id)
+        .where(Product.id == product_id, Product.on_sale.is_(True))
+    )
+    sku_columns = (Sku.id, Sku.spec, Sku.spec_text, Sku.price_fen, Sku.stock)
+    skus = select(*sku_columns).where(Sku.product_id == product_id, Sku.on_sale.is_(True))
+    photos = select(ProductPhoto.id).where(ProductPhoto.product_id == product_id)
+    sku_list = (
+        select(
+            func.json_agg(aggregate_order_by(func.json_build_array(*sku_columns), Sku.sort, Sku.id))
         )
         .where(Sku.product_id == Product.id, Sku.on_sale.is_(True))
         .scalar_subquery()
     )
-    photos = (
+    photo_list = (
         select(
             func.json_agg(aggregate_order_by(ProductPhoto.id, ProductPhoto.sort, ProductPhoto.id))
         )
         .where(ProductPhoto.product_id == Product.id)
         .scalar_subquery()
     )
-    row = db.session.execute(
-        select(*_product_columns(), skus.label("skus"), photos.label("photo_ids"))
-        .outerjoin(Category, Category.id == Product.category_id)
-        .where(Product.id == product_id, Product.on_sale.is_(True))
-    ).first()
+    return {
+        "pg": product.add_columns(sku_list.label("skus"), photo_list.label("photo_ids")),
+        "product": product,
+        "skus": skus.order_by(Sku.sort, Sku.id),
+        "photos": photos.order_by(ProductPhoto.sort, ProductPhoto.id),
+    }
+
+
+def _read_product_pg(product_id: int):
+    statement = _product_statements()["pg"]
+    row = db.session.execute(statement, {"product_id": product_id}).first()
     if row is None:
         return None
     return row, row.skus or [], row.photo_ids or []
 
 
 def _read_product_lite(product_id: int):
-    row = db.session.execute(
-        select(*_product_columns())
-        .outerjoin(Category, Category.id == Product.category_id)
-        .where(Product.id == product_id, Product.on_sale.is_(True))
-    ).first()
+    statements = _product_statements()
+    key = {"product_id": product_id}
+    row = db.session.execute(statements["product"], key).first()
     if row is None:
         return None
-    skus = db.session.execute(
-        select(Sku.id, Sku.spec, Sku.spec_text, Sku.price_fen, Sku.stock)
-        .where(Sku.product_id == product_id, Sku.on_sale.is_(True))
-        .order_by(Sku.sort, Sku.id)
-    ).all()
-    photo_ids = db.session.scalars(
-        select(ProductPhoto.id)
-        .where(ProductPhoto.product_id == product_id)
-        .order_by(ProductPhoto.sort, ProductPhoto.id)
-    ).all()
+    skus = db.session.execute(statements["skus"], key).all()
+    photo_ids = db.session.scalars(statements["photos"], key).all()
     return row, skus, list(photo_ids)
 
 
