@@ -46,7 +46,7 @@ import redis
 from sqlalchemy import ARRAY, Integer, any_, bindparam, func, select
 
 from infra.clock import china_day, china_day_start, now
-from infra.db import is_postgres
+from infra.db import for_update, is_postgres, unit_of_work
 from infra.redis_client import get_redis
 from models import (
     Commission,
@@ -59,7 +59,7 @@ from models import (
     db,
 )
 from models.centre import ANONYMOUS, mask_nickname
-from models.errors import InvalidQuery
+from models.errors import InvalidQuery, NotFound
 from models.ledger import AVAILABLE
 
 PERIODS = ("week", "month")
@@ -424,3 +424,13 @@ def upcoming_keys(within: timedelta, at: datetime | None = None) -> list[str]:
     at = at or now()
     later = {period_key(p, at + within) for p in PERIODS} - set(current_keys(at))
     return sorted(later)
+
+
+def set_masking(masks_nicknames: bool) -> bool:
+    """The merchant's choice: whether the leaderboard masks distributors' nicknames."""
+    with unit_of_work():
+        merchant_row = db.session.scalar(for_update(select(Merchant)))
+        if merchant_row is None:
+            raise NotFound("no merchant", what="merchant")
+        merchant_row.leaderboard_masks_nicknames = masks_nicknames
+    return masks_nicknames

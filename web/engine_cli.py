@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 
 from models.errors import DomainError
 from models.money import format_yuan, parse_percent
+from services import leaderboard
 from services.distributors import approve, reject, team_counts_check
 from services.ledger import reconcile
 from services.merchant import merchant
@@ -183,6 +184,16 @@ def _percent_bps(text: str) -> int:
         raise click.BadParameter(f"{text!r} is not a percentage with at most 2 decimals") from None
 
 
+@click.command("leaderboard")
+@click.argument("masking", type=click.Choice(["masked", "shown"]))
+@with_appcontext
+def leaderboard_command(masking: str) -> None:
+    """Whether the leaderboard masks distributors' nicknames (masked, the default) or shows
+    them whole."""
+    leaderboard.set_masking(masking == "masked")
+    click.echo(f"leaderboard nicknames {masking}")
+
+
 ENGINE_COMMANDS = (
     settle_command,
     reconcile_command,
@@ -190,4 +201,5 @@ ENGINE_COMMANDS = (
     distributor_group,
     withdrawal_group,
     rules_command,
+    leaderboard_command,
 )

@@ -193,6 +193,22 @@ def test_nicknames_are_masked_unless_the_merchant_turns_that_off(ctx):
     assert board(zhang.id, at=at).mine.nickname == "张三丰"
 
 
+def test_the_merchant_turns_masking_off_and_on_from_the_command_line(ctx, app):
+    from web.engine_cli import leaderboard_command
+
+    at = sunday_night()
+    zhang = make_distributor(nickname="张三丰")
+    earn(zhang, 100)
+    settle(at)
+    runner = app.test_cli_runner()
+    shown = runner.invoke(leaderboard_command, ["shown"])
+    assert shown.exit_code == 0 and "leaderboard nicknames shown" in shown.output
+    assert board(zhang.id, at=at).top[0].nickname == "张三丰"
+    assert runner.invoke(leaderboard_command, ["masked"]).exit_code == 0
+    assert board(zhang.id, at=at).top[0].nickname == "张**"
+    assert runner.invoke(leaderboard_command, ["everyone"]).exit_code != 0
+
+
 def test_a_settlement_at_sunday_2330_china_time_belongs_to_that_week(ctx):
     at = sunday_night()
     who = make_distributor()
