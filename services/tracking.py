@@ -141,7 +141,7 @@ def _write_batch(raw: list[bytes], check_written: bool = False) -> int:
     rows = [row for row in map(_visit_row, raw) if row is not None]
     if not rows:
         return 0
-    if check_written and _written(rows[0]):
+    if check_written and (_written(rows[0]) or _written(rows[-1])):
         return 0
     table = ShareEvent.__table__
     try:
@@ -149,16 +149,19 @@ def _write_batch(raw: list[bytes], check_written: bool = False) -> int:
             db.session.execute(insert(table), rows)
         return len(rows)
     except IntegrityError:
-        # A distributor, product or user gone since the visit: write the others one by one.
-        written = 0
+        pass
+    # A distributor, product or user gone since the visit: the others, one savepoint each, in
+    # one transaction still (a batch is written all or none, as the check above assumes).
+    written = 0
+    with unit_of_work():
         for row in rows:
             try:
-                with unit_of_work():
+                with db.session.begin_nested():
                     db.session.execute(insert(table), [row])
                 written += 1
             except IntegrityError:
                 log.warning("share visit dropped (its rows are gone): %r", row)
-        return written
+    return written
 
 
 def _visit_row(item: bytes) -> dict | None:
@@ -178,7 +181,8 @@ def _visit_row(item: bytes) -> dict | None:
 
 
 def _written(row: dict) -> bool:
-    """Whether a batch that begins with this visit is in the table (batches are all or none)."""
+    """Whether a batch with this visit (its first or last) is in the table: batches are written
+    all or none, so one is enough; both, in case one was dropped (its rows gone)."""
     product = (
         ShareEvent.product_id.is_(None)
         if row["product_id"] is None

@@ -56,3 +56,16 @@ def test_a_visit_to_a_product_gone_since_is_dropped_and_the_rest_written(ctx):
     tracking.record_visit(d.id, product_id=tea.id + 1000)  # no such product
     assert tracking.flush_visits() == 1
     assert visits() == [(d.id, tea.id, "visit", None)]
+
+
+def test_a_batch_whose_first_visit_was_dropped_is_still_written_once(ctx):
+    d = make_distributor()
+    tea = make_product(16_800)
+    client = get_redis()
+    tracking.record_visit(d.id, product_id=tea.id + 1000)  # no such product: dropped
+    tracking.record_visit(d.id, product_id=tea.id)
+    claimed = client.lrange(tracking.VISIT_QUEUE, 0, -1)
+    assert tracking.flush_visits() == 1
+    client.rpush(tracking.VISIT_BATCH, *claimed)  # written, never dropped
+    assert tracking.flush_visits() == 0
+    assert visits() == [(d.id, tea.id, "visit", None)]
