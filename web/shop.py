@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import wraps
 
 from flask import (
     Blueprint,
@@ -23,6 +24,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
+from werkzeug.exceptions import NotFound as PageNotFound
 
 from infra.clock import CHINA
 from models import Distributor, Sku, UserCoupon, db
@@ -33,7 +35,7 @@ from services import cart as cart_service
 from services import catalog, checkout, coupons, refund_requests
 from services.merchant import merchant
 from texts import shop as shop_texts
-from web import signin
+from web import errors, signin
 from web.bridge import bridge_script
 from web.params import form_id, form_int, query_code, query_id
 
@@ -68,12 +70,24 @@ def shop_helpers() -> dict:
     return {"coupon_line": coupon_line, "refusal_text": refusal_text}
 
 
-def _signed_in() -> tuple[int | None, Response | None]:
-    """(the signed-in user's id, None), or (None, the redirect to sign in)."""
-    user_id = signin.current_user_id()
-    if user_id is None:
-        return None, signin.sign_in()
-    return user_id, None
+def shopper(view):
+    """A page for a signed-in shopper: the view gets their user id first; before sign-in,
+    WeChat's sign-in, then back here."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        user_id = signin.current_user_id()
+        if user_id is None:
+            return signin.sign_in()
+        return view(user_id, *args, **kwargs)
+
+    return wrapper
+
+
+@bp.errorhandler(NotFound)
+def not_found(_e: NotFound):
+    """Something that does not exist, or is not theirs (never revealed): the 404 page."""
+    return errors.handle_http_error(PageNotFound())
 
 
 def _refused(e: DomainError, back: str):
@@ -161,10 +175,8 @@ def photo(photo_id: int):
 
 # -- the cart ----------------------------------------------------------------------------------
 @bp.get("/cart")
-def cart_page():
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
+@shopper
+def cart_page(user_id: int):
     lines = cart_service.cart(user_id)
     total = sum(line.price_fen * line.quantity for line in lines if line.available)
     return render_template("shop/cart.html", tab="cart", lines=lines, total_fen=total)
@@ -188,11 +200,9 @@ def add_to_cart():
 
 
 @bp.get("/cart/resume")
-def resume_add():
+@shopper
+def resume_add(user_id: int):
     """Back from sign-in: the 加入购物车 or 立即购买 chosen before it."""
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
     pending = session.pop(PENDING_ADD, None)
     if not isinstance(pending, dict):
         return redirect(url_for("shop.cart_page"))
@@ -211,10 +221,8 @@ def _add(user_id: int, sku_id: int, quantity: int, buy: bool, back: str):
 
 
 @bp.post("/cart/<id:sku_id>")
-def change_cart_line(sku_id: int):
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
+@shopper
+def change_cart_line(user_id: int, sku_id: int):
     try:
         if request.form.get("remove") == "1":
             cart_service.remove_from_cart(user_id, [sku_id])
@@ -240,10 +248,8 @@ def _checkout_items(user_id: int, sku_id: int | None) -> tuple[list[checkout.Che
 
 
 @bp.get("/checkout")
-def checkout_page():
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
+@shopper
+def checkout_page(user_id: int):
     # every id the page is given is checked first: one that is not an id, or nobody's, is 404
     sku_id, address_id, coupon_id = query_id("sku"), query_id("address"), query_id("coupon")
     if sku_id is not None and db.session.get(Sku, sku_id) is None:
@@ -263,8 +269,6 @@ def checkout_page():
         address_id = default.id if default else None
     try:
         quote = checkout.quote(user_id, items, user_coupon_id=coupon_id, address_id=address_id)
-    except NotFound:
-        abort(404)
     except DomainError as e:
         return _refused(e, url_for("shop.cart_page"))
     address = address_book.address_of(user_id, quote.address_id) if quote.address_id else None
@@ -280,10 +284,8 @@ def checkout_page():
 
 
 @bp.post("/checkout")
-def place_order():
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
+@shopper
+def place_order(user_id: int):
     from_cart = request.form.get("from_cart") == "1"
     address_id = form_id("address")
     if from_cart:
@@ -313,19 +315,14 @@ def place_order():
 
 
 @bp.get("/orders/<order_no:order_no>/pay")
-def pay_page(order_no: str):
+@shopper
+def pay_page(user_id: int, order_no: str):
     """The 微信支付 button (web/static/shop/pay.js hands the parameters to
     getBrandWCPayRequest). Back from the cashier with `err_msg`, on to the result: what the
     order really is, never the browser's word."""
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
     if request.args.get("err_msg") is not None:
         return redirect(url_for("shop.result_page", order_no=order_no))
-    try:
-        order = checkout.order_of(order_no, user_id)
-    except NotFound:
-        abort(404)
+    order = checkout.order_of(order_no, user_id)
     if order.status != "pending_payment":
         return redirect(url_for("shop.order_page", order_no=order_no))
     try:
@@ -345,23 +342,16 @@ def pay_page(order_no: str):
 
 
 @bp.get("/orders/<order_no:order_no>/result")
-def result_page(order_no: str):
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
-    try:
-        order = checkout.refresh_order(order_no, user_id)
-    except NotFound:
-        abort(404)
+@shopper
+def result_page(user_id: int, order_no: str):
+    order = checkout.refresh_order(order_no, user_id)
     return render_template("shop/result.html", order=order)
 
 
 # -- orders ------------------------------------------------------------------------------------
 @bp.get("/orders")
-def orders_page():
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
+@shopper
+def orders_page(user_id: int):
     status = request.args.get("status", "all")
     if status not in ORDER_TABS:
         abort(404)
@@ -379,14 +369,9 @@ def orders_page():
 
 
 @bp.get("/orders/<order_no:order_no>")
-def order_page(order_no: str):
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
-    try:
-        order = checkout.order_of(order_no, user_id)
-    except NotFound:
-        abort(404)
+@shopper
+def order_page(user_id: int, order_no: str):
+    order = checkout.order_of(order_no, user_id)
     requests_by_line: dict[int, list] = {}
     for r in refund_requests.refund_requests_of(order.id):
         requests_by_line.setdefault(r.order_line_id, []).append(r)
@@ -394,14 +379,10 @@ def order_page(order_no: str):
 
 
 @bp.post("/orders/<order_no:order_no>/cancel")
-def cancel_order(order_no: str):
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
+@shopper
+def cancel_order(user_id: int, order_no: str):
     try:
         checkout.cancel_by_shopper(order_no, user_id)
-    except NotFound:
-        abort(404)
     except DomainError as e:
         return _refused(e, url_for("shop.order_page", order_no=order_no))
     flash(shop_texts.order_cancelled(), "ok")
@@ -409,28 +390,19 @@ def cancel_order(order_no: str):
 
 
 @bp.post("/orders/<order_no:order_no>/confirm")
-def confirm_receipt(order_no: str):
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
+@shopper
+def confirm_receipt(user_id: int, order_no: str):
     try:
         checkout.confirm_receipt(order_no, user_id)
-    except NotFound:
-        abort(404)
     except DomainError as e:
         return _refused(e, url_for("shop.order_page", order_no=order_no))
     return redirect(url_for("shop.order_page", order_no=order_no))
 
 
 @bp.route("/orders/<order_no:order_no>/refund/<id:line_id>", methods=["GET", "POST"])
-def refund_page(order_no: str, line_id: int):
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
-    try:
-        order = checkout.order_of(order_no, user_id)
-    except NotFound:
-        abort(404)
+@shopper
+def refund_page(user_id: int, order_no: str, line_id: int):
+    order = checkout.order_of(order_no, user_id)
     line = next((line for line in order.lines if line.id == line_id), None)
     if line is None:
         abort(404)
@@ -454,10 +426,8 @@ ADDRESS_FIELDS = ("name", "phone", "province", "city", "district", "detail")
 
 
 @bp.get("/addresses")
-def addresses_page():
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
+@shopper
+def addresses_page(user_id: int):
     return render_template(
         "shop/addresses.html",
         addresses=address_book.addresses(user_id),
@@ -467,10 +437,8 @@ def addresses_page():
 
 @bp.route("/addresses/new", methods=["GET", "POST"], defaults={"address_id": None})
 @bp.route("/addresses/<id:address_id>", methods=["GET", "POST"])
-def address_page(address_id: int | None):
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
+@shopper
+def address_page(user_id: int, address_id: int | None):
     address = address_book.address_of(user_id, address_id) if address_id else None
     if address_id is not None and address is None:
         abort(404)
@@ -497,22 +465,15 @@ def address_page(address_id: int | None):
 
 
 @bp.post("/addresses/<id:address_id>/delete")
-def delete_address(address_id: int):
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
-    try:
-        address_book.delete_address(user_id, address_id)
-    except NotFound:
-        abort(404)
+@shopper
+def delete_address(user_id: int, address_id: int):
+    address_book.delete_address(user_id, address_id)
     return redirect(url_for("shop.addresses_page"))
 
 
 @bp.get("/coupons")
-def coupons_page():
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
+@shopper
+def coupons_page(user_id: int):
     return render_template(
         "shop/coupons.html",
         offers=coupons.offers(user_id),
@@ -521,10 +482,8 @@ def coupons_page():
 
 
 @bp.post("/coupons/<id:coupon_id>/claim")
-def claim_coupon(coupon_id: int):
-    user_id, answer = _signed_in()
-    if answer:
-        return answer
+@shopper
+def claim_coupon(user_id: int, coupon_id: int):
     try:
         coupons.claim(user_id, coupon_id)
     except DomainError as e:
