@@ -40,7 +40,7 @@ lint: $(VENV)/.stamp-dev
 
 # pytest exits 5 when it collects nothing, and make treats any non-zero exit as a failure.
 test: install-dev lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --durations=15
 
 # Every benchmark runs even when one misses its goal; the exit status says if any did.
 bench: install

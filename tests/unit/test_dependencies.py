@@ -18,6 +18,8 @@ IMPORT_NAMES = {
     "apispec": "apispec",
     "webargs": "webargs",
     "schemathesis": "schemathesis",
+    "pytest-xdist": "xdist",
+    "execnet": "execnet",
     "Werkzeug": "werkzeug",
     "SQLAlchemy": "sqlalchemy",
     "Flask-SQLAlchemy": "flask_sqlalchemy",
