@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from infra.clock import now
 from infra.db import locked_or_not_found, unit_of_work
-from models import Address, CartItem, Coupon, Order, ProductPhoto, Sku, User, UserCoupon, db
+from models import Address, CartItem, Coupon, Order, Sku, User, UserCoupon, db
 from models.errors import (
     CouponRefused,
     InvalidTransition,
@@ -36,6 +36,7 @@ from models.pricing import (
     price_order,
 )
 from services import orders, payments
+from services.catalog import first_photo_ids
 from services.merchant import merchant
 from services.paging import Page, decode_cursor, encode_cursor, page_limit
 from services.refund_requests import clean_text
@@ -158,7 +159,7 @@ def quote(
 
 
 def _quote(breakdown, priced, coupons, applied, address, refusal, params) -> Quote:
-    photos = _first_photos({sku.product_id for sku, _ in priced})
+    photos = first_photo_ids(sku.product_id for sku, _ in priced)
     quote_lines = []
     if breakdown is not None:
         for (sku, _quantity), line in zip(priced, breakdown.lines, strict=True):
@@ -304,21 +305,6 @@ def _choice(claimed: UserCoupon, lines: list[PriceLine], at: datetime) -> Coupon
             claimed.id, coupon.title, None, result.reason.value, short_fen=result.short_fen
         )
     return CouponChoice(claimed.id, coupon.title, result, None)
-
-
-def _first_photos(product_ids: set[int]) -> dict[int, int]:
-    """Each product's first photo id (ids only: the photos' bytes stay in the database)."""
-    found: dict[int, int] = {}
-    if not product_ids:
-        return found
-    rows = db.session.execute(
-        select(ProductPhoto.product_id, ProductPhoto.id)
-        .where(ProductPhoto.product_id.in_(product_ids))
-        .order_by(ProductPhoto.sort, ProductPhoto.id)
-    )
-    for product_id, photo_id in rows:
-        found.setdefault(product_id, photo_id)
-    return found
 
 
 # -- placing the order --------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from render import compose
 from render.compose import PosterContent
 from render.design import PosterDesign, default_design
 from services import invite_qr
+from services.catalog import first_photo_ids
 from services.merchant import merchant
 from texts import messages
 from wechat.gateway import official_account
@@ -410,22 +411,13 @@ def send_poster(poster: ReadyPoster, nonce: str) -> str:
 def shown_images(product: Product) -> list[str]:
     """What the poster shows of the product's pictures: its first stored photo (by id), else
     its image URLs; a new photo makes a new poster."""
-    photo_id = first_photo_id(product.id)
+    photo_id = first_photo_ids([product.id]).get(product.id)
     return [f"photo:{photo_id}"] if photo_id else list(product.images or [])
-
-
-def first_photo_id(product_id: int) -> int | None:
-    return db.session.scalar(
-        select(ProductPhoto.id)
-        .where(ProductPhoto.product_id == product_id)
-        .order_by(ProductPhoto.sort, ProductPhoto.id)
-        .limit(1)
-    )
 
 
 def product_picture(product: Product) -> bytes | None:
     """The product's first stored photo, else its first image URL fetched."""
-    photo_id = first_photo_id(product.id)
+    photo_id = first_photo_ids([product.id]).get(product.id)
     if photo_id:
         return db.session.get(ProductPhoto, photo_id).data
     return fetch_image((product.images or [None])[0])
