@@ -196,6 +196,8 @@ def _read(key: str, distributor_id: int):
 
 
 def _fen(score) -> int:
+    """A sorted-set score as fen. Redis keeps scores as doubles and answers them as text
+    ("12345" or "1.2345e+4"); whole fen below 2**53 are exact in a double, so this is exact."""
     return round(float(score))
 
 
