@@ -13,11 +13,13 @@ from models.people import Binding, Distributor, Tier, User
 from models.posters import InviteQrCode, Poster, PosterTemplate, ShareEvent
 from models.rules import CommissionCampaign, RuleSet
 from models.shop import Address, CartItem, Coupon, RefundRequest, UserCoupon
+from models.staff import AuditEntry, StaffUser
 from models.system import JobProbe, Merchant
 from models.withdrawals import Withdrawal
 
 __all__ = [
     "Address",
+    "AuditEntry",
     "Base",
     "Binding",
     "CartItem",
@@ -51,6 +53,7 @@ __all__ = [
     "RuleSet",
     "ShareEvent",
     "Sku",
+    "StaffUser",
     "StatusChange",
     "Tier",
     "User",

@@ -95,3 +95,21 @@ class InvalidAddress(DomainError):
 
 class AddressBookFull(DomainError):
     code = "addresses_full"
+
+
+class StaffRefused(DomainError):
+    """A console account that cannot be made or changed as asked (reason: a stable code)."""
+
+    code = "staff_refused"
+
+
+class LoginThrottled(DomainError):
+    """Too many wrong passwords lately, for the account or from the address."""
+
+    code = "login_throttled"
+
+
+class AuditImmutable(DomainError):
+    """Audit entries are written once and never changed or removed."""
+
+    code = "audit_immutable"

@@ -58,6 +58,8 @@ class Merchant(Base):
     shipping_excluded_regions: Mapped[list] = mapped_column(JSON, default=list)
     # The leaderboard shows nicknames masked ("张**", services.leaderboard) unless turned off.
     leaderboard_masks_nicknames: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The bot's welcome to a new follower, set in the console; None: the catalogue's own words.
+    welcome_text: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
 

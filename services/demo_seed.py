@@ -26,7 +26,7 @@ from models import (
 from models.commission import ProductCommission
 from models.pricing import CouponTerms
 from render.product_photos import Palette, draw_product_photo
-from services import distributors, orders, rules, settlement, withdrawals
+from services import distributors, orders, rules, settlement, staff, withdrawals
 from services.binding import bind_shopper
 from services.ledger import ensure_accounts
 from services.material import add_material
@@ -561,11 +561,27 @@ def seed_demo() -> str:
     _seed_catalogue()
     people = _seed_people()
     _seed_posters_and_material()
+    _seed_staff()
     return (
         f"demo merchant {merchant.name!r} ({'created' if created else 'already there'}); "
         f"{db.session.scalar(select(func.count()).select_from(Product))} products, "
         f"{people}"
     )
+
+
+# The console's demo accounts (username, password, role): make demo prints them.
+DEMO_STAFF = (
+    ("demo", "fenxiao-demo", "owner"),
+    ("operator", "fenxiao-operator", "operator"),
+    ("finance", "fenxiao-finance", "finance"),
+)
+
+
+def _seed_staff() -> None:
+    existing = {user.username for user in staff.list_users()}
+    for username, password, role in DEMO_STAFF:
+        if username not in existing:
+            staff.add_user(username, password, role)
 
 
 def _seed_catalogue() -> None:

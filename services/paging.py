@@ -10,10 +10,13 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from flask import current_app
+from sqlalchemy import and_, or_
 
+from models import db
 from models.errors import InvalidCursor
 
 T = TypeVar("T")
@@ -74,3 +77,68 @@ def _unb64(text: str) -> bytes:
     if not text or not text.isascii():
         raise ValueError("empty")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def keyset_page(
+    query,
+    id_column,
+    cursor: str | None,
+    limit: int = 50,
+    *,
+    sort_column=None,
+    descending: bool = True,
+    kind: str | None = None,
+) -> Page:
+    """One page of `query`'s rows ordered by (sort_column, id), newest or largest first unless
+    `descending` is False; the cursor holds the last row's key. A sort on a nullable column is
+    not supported (a NULL key cannot be compared past)."""
+    limit = page_limit(limit, 200)
+    kind = kind or f"{id_column.table.name}:{getattr(sort_column, 'key', 'id')}:{descending}"
+    after = decode_cursor(kind, cursor)
+    columns = [c for c in (sort_column, id_column) if c is not None]
+    if after is not None:
+        if len(after) != len(columns):
+            raise InvalidCursor("a cursor of another list")
+        values = [_key_value(c, v) for c, v in zip(columns, after, strict=True)]
+        query = query.where(_after(columns, values, descending))
+    order = [c.desc() if descending else c.asc() for c in columns]
+    rows = list(db.session.scalars(query.order_by(*order).limit(limit + 1)))
+    more, rows = len(rows) > limit, rows[:limit]
+    if not more or not rows:
+        return Page(rows, None)
+    last = rows[-1]
+    key = [_json_value(getattr(last, c.key)) for c in columns]
+    return Page(rows, encode_cursor(kind, key))
+
+
+def _after(columns, values, descending: bool):
+    """Rows past (values) in the (columns) order: a row-value comparison spelled out, which
+    both SQLite and PostgreSQL plan as an index range."""
+    first = (lambda c, v: c < v) if descending else (lambda c, v: c > v)
+    if len(columns) == 1:
+        return first(columns[0], values[0])
+    (sort, ident), (sort_v, ident_v) = columns, values
+    return or_(first(sort, sort_v), and_(sort == sort_v, first(ident, ident_v)))
+
+
+def _json_value(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _key_value(column, value):
+    if isinstance(value, str) and _is_time(column):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError as e:
+            raise InvalidCursor("not a cursor") from e
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidCursor("not a cursor")
+    return value
+
+
+def _is_time(column) -> bool:
+    try:
+        return column.type.python_type is datetime
+    except NotImplementedError:
+        return False

@@ -20,8 +20,8 @@ from infra import jobs, redis_client
 from infra.config import REPO_ROOT, load_config
 from models import db
 from render.fonts import poster_font
-from services import events, notifications, sender_cards
-from web import api, assets, cli, errors, health, me, params, pay_notify, shop, shop_links
+from services import audit, events, notifications, sender_cards
+from web import api, assets, cli, console, errors, health, me, params, pay_notify, shop, shop_links
 
 SUPPORTED_LOCALES = ("zh_CN", "en")
 
@@ -70,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(shop_links.bp)
     app.register_blueprint(shop.bp)
     app.register_blueprint(me.bp)
+    console.init_app(app)  # /console: Flask-Login, roles, the audit log
     app.register_blueprint(pay_notify.bp)
     csrf.exempt(pay_notify.bp)  # WeChat Pay signs its notifies; there is no form token
     api.init_app(app)  # /api/v1 and its OpenAPI document (CSRF: see web.api)
@@ -84,6 +85,7 @@ def install_listeners_and_handlers() -> None:
     jobs.install_listeners()  # jobs go out after commit
     events.install_listeners()  # one publish run asked for per transaction
     sender_cards.install_listeners()  # every commit that changes a sender invalidates their card
+    audit.install_listeners()  # console changes write their audit entries in their flush
     notifications.subscribe_all()  # every domain event kind has its handler
 
 

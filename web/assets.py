@@ -35,6 +35,7 @@ class Asset(NamedTuple):
 # The allow-list: the URL under /assets -> the file served.
 ASSETS = {
     "weui/weui.min.css": Asset("weui", "dist/style/weui.min.css", "text/css"),
+    "htmx/htmx.min.js": Asset("htmx.org", "dist/htmx.min.js", "text/javascript"),
 }
 
 

@@ -13,6 +13,7 @@ from infra.jobs import QUEUE_NAMES
 from infra.redis_client import get_redis
 from render.fonts import poster_font
 from services.demo_seed import seed_demo
+from web.console_cli import console_group
 from web.demo import run_demo
 from web.engine_cli import ENGINE_COMMANDS
 from web.material_cli import material_group
@@ -36,6 +37,7 @@ def init_app(app: Flask) -> None:
         material_group,
         poster_group,
         shop_group,
+        console_group,
     )
     for command in (*commands, *ENGINE_COMMANDS):
         app.cli.add_command(command)

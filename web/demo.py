@@ -13,7 +13,7 @@ from flask_migrate import upgrade
 from infra.procutil import http_ok
 from infra.redis_server import EmbeddedRedis, ping
 from infra.supervisor import Service, ServiceFailed, Supervisor
-from services.demo_seed import seed_demo
+from services.demo_seed import DEMO_STAFF, seed_demo
 
 
 def run_demo(app: Flask, host: str, port: int, simulator_port: int | None) -> int:
@@ -126,7 +126,9 @@ def print_urls(supervisor: Supervisor, app: Flask, base: str, simulator: str) ->
     if "shop" in app.blueprints:
         lines.append(f"  shop:                         {base}/shop")
     if "console" in app.blueprints:
-        lines.append(f"  merchant console:             {base}/console  (login: demo / demo1234)")
+        lines.append(f"  merchant console:             {base}/console")
+        for username, password, role in DEMO_STAFF:
+            lines.append(f"    login ({role}):{' ' * (18 - len(role))}{username} / {password}")
     lines.append("Press Ctrl-C to stop everything.")
     for line in lines:
         supervisor.say("demo", line)

@@ -40,6 +40,7 @@ IMPORT_NAMES = {
     "requests": "requests",
     "Flask-WTF": "flask_wtf",
     "Flask-Login": "flask_login",
+    "argon2-cffi": "argon2",
     "Flask-Babel": "flask_babel",
     "defusedxml": "defusedxml",
     "gunicorn": "gunicorn",
