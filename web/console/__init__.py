@@ -9,10 +9,34 @@ from __future__ import annotations
 
 from flask import Flask
 
-from web.console import auth, home
+from web.console import (
+    auth,
+    coupons,
+    distributors,
+    home,
+    material,
+    orders,
+    products,
+    reconcile,
+    settings,
+    staff_pages,
+    withdrawals,
+)
 from web.console.access import bp, init_login
 
-AREA_MODULES = (auth, home)
+AREA_MODULES = (
+    auth,
+    coupons,
+    distributors,
+    home,
+    material,
+    orders,
+    products,
+    reconcile,
+    settings,
+    staff_pages,
+    withdrawals,
+)
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,1 @@
+"""Console pages: coupons (being built)."""

@@ -1,0 +1,1 @@
+"""Console pages: distributors (being built)."""

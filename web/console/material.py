@@ -1,0 +1,1 @@
+"""Console pages: material (being built)."""

@@ -1,0 +1,1 @@
+"""Console pages: products (being built)."""

@@ -1,0 +1,1 @@
+"""Console pages: reconcile (being built)."""

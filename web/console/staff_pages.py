@@ -1,0 +1,1 @@
+"""Console pages: staff_pages (being built)."""

@@ -1,0 +1,1 @@
+"""Console pages: withdrawals (being built)."""
