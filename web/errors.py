@@ -3,6 +3,9 @@
 - Pages: 400, 403, 404, 405 and 500 (and any other 4xx/5xx, with a general sentence) are WeUI
   message pages in the shop's layout (templates/shop/error.html), in the visitor's language.
   A 500 page never shows the exception: Flask has logged it before the handler runs.
+- /console/...: the console's own error page (templates/console/error.html), with the
+  console's security headers, for URLs no console route matched (the console's views answer
+  their own errors: web/console/home.py).
 - /api/...: JSON, `{"code": "not_found", "message": "..."}`, with the same status.
 - WeChat's endpoints, /wechat and /pay/...: left alone. Their views answer their own errors in
   the shapes WeChat expects (bot/webhook.py, web/pay_notify.py); anything else (a 405, a 404
@@ -16,6 +19,8 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
+
+from web.console.access import SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
 SHOP_HOME = "/shop"
@@ -77,6 +82,10 @@ def _is_api(path: str) -> bool:
     return path == "/api" or path.startswith("/api/")
 
 
+def _is_console(path: str) -> bool:
+    return path == "/console" or path.startswith("/console/")
+
+
 def _api_code(e: HTTPException) -> str:
     """werkzeug's name as a stable code: Not Found -> not_found."""
     return "_".join((e.name or "error").lower().replace("'", "").split())
@@ -91,6 +100,10 @@ def handle_http_error(e: HTTPException):
         title, sentence, api_message, icon = _texts(status)
         if _is_api(request.path):
             response = jsonify({"code": _api_code(e), "message": api_message})
+        elif _is_console(request.path):
+            page = render_template("console/error.html", title=title, code=status, nav=None)
+            response = Response(page, mimetype="text/html")
+            response.headers.extend(SECURITY_HEADERS)
         else:
             page = render_template(
                 "shop/error.html",

@@ -226,3 +226,10 @@ def test_the_cli_adds_an_account_that_can_sign_in(app, client):
     short = runner.invoke(args=["console", "user", "add", "clerk", "--password", "short"])
     assert short.exit_code != 0
     assert sign_in(client, "boss").status_code == 302
+
+
+def test_an_unknown_console_url_gets_the_consoles_own_404_page_with_its_headers(app, client):
+    answer = client.get("/console/no-such-page")
+    assert answer.status_code == 404 and "cx-card" in answer.text
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert "weui" not in answer.text  # not the shop's page
