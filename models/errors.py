@@ -113,3 +113,10 @@ class AuditImmutable(DomainError):
     """Audit entries are written once and never changed or removed."""
 
     code = "audit_immutable"
+
+
+class ProductRefused(DomainError):
+    """A product, SKU, photo or category edit that cannot be made as asked (reason: a stable
+    code, the console says it in words: texts.console_products)."""
+
+    code = "product_refused"
