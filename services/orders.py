@@ -643,6 +643,12 @@ def _refund_split(order, amount_fen, line_amounts) -> dict[int, int]:
     return split
 
 
+def refund_split(order, amount_fen=None, line_amounts=None) -> dict[int, int]:
+    """The per-line split refund_order would book for these amounts (line id -> fen), or the
+    OrderError it would raise: for showing a refund before it is made. Reads, never writes."""
+    return _refund_split(order, amount_fen, line_amounts)
+
+
 def _reverse_commissions(order: Order, per_line: Mapping[int, int], refund: Refund, at) -> None:
     lines = {line.id: line for line in order.lines}
     commissions = db.session.scalars(

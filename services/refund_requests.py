@@ -31,6 +31,8 @@ HOLDING = ("requested", "approved", "failed")
 MAX_REASON = 200
 SEND_JOB = "workers.shop.send_refund"
 PENDING_LIST = "refund_requests.pending"
+# What WeChat Pay and the shopper are told when the merchant refunds without a reason.
+MERCHANT_REASON = "商家退款"
 
 
 def request_refund(
@@ -101,6 +103,78 @@ def approve_refund(request_id: int) -> RefundRequest:
         request.decided_at = now()
         enqueue_after_commit(SEND_JOB, request.id, job_id=f"refund-{request.refund_no}")
     return request
+
+
+def retry_refund(request_id: int) -> RefundRequest:
+    """The merchant asks WeChat Pay again for a refund it refused or closed (failed ->
+    approved), under the request's same number, after the same checks as an approval."""
+    with unit_of_work():
+        request = locked_or_not_found(RefundRequest, request_id, "refund_request")
+        if request.status != "failed":
+            raise OrderError(f"the request is {request.status}, not failed", reason="not_failed")
+        order = db.session.get(Order, request.order_id)
+        if order.status not in REFUNDABLE_ORDERS:
+            raise OrderError(f"order is {order.status}, not refundable", reason="not_refundable")
+        line = db.session.get(OrderLine, request.order_line_id)
+        if request.amount_fen > line.paid_fen - line.refunded_fen:
+            raise OrderError("the line has less left to refund", reason="too_much")
+        request.set_status("approved", "merchant: retry")
+        request.decided_at = now()
+        enqueue_after_commit(SEND_JOB, request.id, job_id=f"refund-{request.refund_no}")
+    return request
+
+
+def merchant_refund(
+    order_id: int, line_amounts: dict[int, int], reason: str = ""
+) -> list[RefundRequest]:
+    """The merchant refunds an order, part or all of each line it names (line id -> fen): one
+    approved request per line, each sent to WeChat Pay after the commit under its own number
+    and booked on its line by WeChat's answer, as a shopper's request is. Each amount is
+    bounded by what its line has left after refunds and requests under way."""
+    reason = clean_text(reason, "reason") or MERCHANT_REASON
+    amounts = {k: v for k, v in line_amounts.items() if v != 0}
+    if not amounts:
+        raise OrderError("name at least one line to refund", reason="no_lines")
+    if not all(_is_int(k) and _is_int(v) and v > 0 for k, v in amounts.items()):
+        raise OrderError("a refund is a whole number of fen, at least 1", reason="amount")
+    with unit_of_work():
+        order = db.session.scalar(
+            for_update(select(Order).options(selectinload(Order.lines)).where(Order.id == order_id))
+        )
+        if order is None:
+            raise NotFound("no such order", what="order")
+        if order.status not in REFUNDABLE_ORDERS:
+            raise OrderError(f"order is {order.status}, not refundable", reason="not_refundable")
+        lines = {line.id: line for line in order.lines}
+        at, made = now(), []
+        for line_id in sorted(amounts):
+            line = lines.get(line_id)
+            if line is None:
+                raise NotFound("no such order line", what="order_line")
+            left = line.paid_fen - line.refunded_fen - _held(line.id)
+            if amounts[line_id] > left:
+                raise OrderError(
+                    "refund exceeds what the line can refund",
+                    reason="too_much",
+                    line_id=line_id,
+                    refundable_fen=max(left, 0),
+                )
+            request = RefundRequest(
+                refund_no=new_refund_no(at),
+                order_id=order.id,
+                order_line_id=line.id,
+                kind="refund_only",
+                amount_fen=amounts[line_id],
+                reason=reason,
+                status="requested",
+                created_at=at,
+            )
+            db.session.add(request)
+            request.set_status("approved", "merchant")
+            request.decided_at = at
+            enqueue_after_commit(SEND_JOB, request.id, job_id=f"refund-{request.refund_no}")
+            made.append(request)
+    return made
 
 
 def refuse_refund(request_id: int, reason: str) -> RefundRequest:
