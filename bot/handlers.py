@@ -188,7 +188,8 @@ def subscribe(message):
     _remember(bot_turn.current(), sender)
     scene = (message.key or "").removeprefix("qrscene_")
     inviter, not_bound = _bind_from_scene(user, scene, "subscribe")
-    return messages.welcome(inviter, not_bound, shop_url(), merchant().name)
+    shop = merchant()
+    return messages.welcome(inviter, not_bound, shop_url(), shop.name, shop.welcome_text or "")
 
 
 def scan(message):
@@ -196,7 +197,8 @@ def scan(message):
     inviter, not_bound = _bind_from_scene(user, message.key or "", "scan")
     if inviter:
         return messages.scanned(inviter)
-    return messages.welcome(None, not_bound, shop_url(), merchant().name)
+    shop = merchant()
+    return messages.welcome(None, not_bound, shop_url(), shop.name, shop.welcome_text or "")
 
 
 def _bind_from_scene(user, scene: str, source: str) -> tuple[str | None, str]:

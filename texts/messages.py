@@ -62,10 +62,19 @@ def unsupported_message() -> str:
     return _("暂时只能处理文字消息。%(commands)s", commands=commands())
 
 
-def welcome(inviter: str | None, not_bound: str = "", shop_url: str = "", shop: str = "") -> str:
+def welcome(
+    inviter: str | None, not_bound: str = "", shop_url: str = "", shop: str = "", custom: str = ""
+) -> str:
     """The greeting, naming the shop (`shop`, the merchant's name); with `not_bound` (a refusal
-    reason), the line saying why the scan bound nobody; with `shop_url`, the shop's link last."""
-    if inviter and shop:
+    reason), the line saying why the scan bound nobody; with `shop_url`, the shop's link last.
+    `custom` is the merchant's own welcome (set in the console), said first in place of ours."""
+    if custom and inviter:
+        text = f"{custom}\n" + _(
+            "您是由 %(name)s 邀请来的。%(commands)s", name=inviter, commands=commands()
+        )
+    elif custom:
+        text = f"{custom}\n{commands()}"
+    elif inviter and shop:
         text = _(
             "欢迎关注%(shop)s！您是由 %(name)s 邀请来的。%(commands)s",
             shop=shop,
