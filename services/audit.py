@@ -135,7 +135,7 @@ def _write_entries(session: Session, _context) -> None:
                     "staff_name": actor.staff_name[:32],
                     "action": acting_now.action,
                     "entity": row.__tablename__,
-                    "entity_id": inspect(row).identity[0] if inspect(row).identity else None,
+                    "entity_id": _row_id(row),
                     "before": before,
                     "after": after,
                     "ip": actor.ip[:45],
@@ -145,6 +145,13 @@ def _write_entries(session: Session, _context) -> None:
     if rows:
         session.connection().execute(insert(AuditEntry.__table__), rows)
         acting_now.written += len(rows)
+
+
+def _row_id(row) -> int | None:
+    """The row's id: read from the instance, as an insert's id is there by the after-flush
+    hook while its identity key is not registered yet."""
+    key = inspect(row).mapper.primary_key_from_instance(row)
+    return key[0] if len(key) == 1 and isinstance(key[0], int) else None
 
 
 def _change(row, kind: str) -> tuple[dict | None, dict | None]:

@@ -233,3 +233,11 @@ def test_an_unknown_console_url_gets_the_consoles_own_404_page_with_its_headers(
     assert answer.status_code == 404 and "cx-card" in answer.text
     assert answer.headers["X-Frame-Options"] == "DENY"
     assert "weui" not in answer.text  # not the shop's page
+
+
+def test_an_audited_insert_names_the_new_records_id(ctx):
+    boss = make_staff("owner", "boss")
+    with audit.acting(audit.Actor(boss.id, "boss"), "staff.add"):
+        clerk = staff.add_user("clerk", PASSWORD, "operator")
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "staff.add"))
+    assert entry.entity_id == clerk.id and entry.after["id"] == clerk.id
