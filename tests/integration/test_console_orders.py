@@ -22,6 +22,7 @@ from tests.factories import make_chain, make_product, make_shopper, make_user
 from tests.support.checkout import FakePay, add_sku, items, make_address
 from tests.support.console import post_form, signed_in_as
 from web.console import orders as order_views
+from web.signin import SESSION_OPENID
 from wechat.pay_v3 import use_pay_gateway
 from workers import shop as shop_jobs
 
@@ -35,6 +36,7 @@ class Paid:
     top_id: int
     middle_id: int
     middle_code: str
+    shopper_openid: str = ""
 
 
 @pytest.fixture
@@ -64,7 +66,9 @@ def place_paid(nickname: str | None = None, cup_price: int = 10_000) -> Paid:
             select(OrderLine.id).where(OrderLine.order_id == order.id).order_by(OrderLine.id)
         )
     )
-    paid = Paid(order.id, order.order_no, lines, shopper.id, top.id, middle.id, middle.code)
+    paid = Paid(
+        order.id, order.order_no, lines, shopper.id, top.id, middle.id, middle.code, shopper.openid
+    )
     db.session.rollback()
     return paid
 
@@ -225,6 +229,11 @@ def test_shipping_records_the_carrier_and_tracking_number_and_is_audited(app, fi
     assert row.after["status"] == "shipped" and row.after["tracking_no"] == "SF1234567890"
     page = finance.get(f"/console/orders/{paid.order_id}")
     assert "已发货" in page.text and "SF1234567890" in page.text
+    shopper = app.test_client()  # the buyer's own order page shows the parcel
+    with shopper.session_transaction() as session:
+        session[SESSION_OPENID] = paid.shopper_openid
+    mine = shopper.get(f"/shop/orders/{paid.order_no}")
+    assert mine.status_code == 200 and "顺丰速运 SF1234567890" in mine.text
 
 
 @pytest.mark.parametrize(
