@@ -5,21 +5,33 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import func, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from infra.clock import now
-from infra.db import for_update, locked_or_not_found, unit_of_work
+from infra.db import for_update, is_postgres, locked_or_not_found, unit_of_work
 from models import Binding, Distributor, Order, Tier, User, db
 from models.errors import ApplicationRefused, NotFound
 from models.events import APPLICATION_APPROVED, APPLICATION_REJECTED
 from models.identifiers import CODE_ALPHABET, CODE_LENGTH, parse_code
 from models.poster_rules import Inactive, inactive
+from models.upline_change import (
+    MEMBER_STATES,
+    UplineRefused,
+    chain_under,
+    move_refusal,
+    plan_move,
+)
 from services.events import record_event
 from services.ledger import ensure_accounts
 from services.merchant import merchant
 
 ENTRY_TIER = ("普通", 0)
+# A PostgreSQL advisory lock on the shape of the tree: approvals take it shared (they copy an
+# upline's chain), an upline change exclusive, so a move never runs beside an approval that
+# could copy a chain it is rewriting, nor beside another move that could close a cycle with it.
+# SQLite has one writer at a time already.
+TREE_LOCK = 0x6678_7472  # "fxtr"
 
 
 def new_code() -> str:
@@ -156,6 +168,7 @@ def _activate(distributor: Distributor, at: datetime | None = None) -> None:
     distributor.set_status("active")
     distributor.joined_at = distributor.reviewed_at = at or now()
     distributor.tier_id = distributor.tier_id or entry_tier().id
+    _tree_lock(exclusive=False)
     upline = _binding_upline(distributor)
     if upline is not None:
         distributor.upline_id = upline.id
@@ -183,6 +196,97 @@ def _binding_upline(distributor: Distributor) -> Distributor | None:
     if upline is None or upline.id == distributor.id or upline.status != "active":
         return None
     return upline
+
+
+def _tree_lock(exclusive: bool) -> None:
+    if is_postgres():
+        name = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        db.session.execute(text(f"SELECT {name}(:key)"), {"key": TREE_LOCK})
+
+
+def change_upline(distributor_id: int, new_upline_id: int | None) -> Distributor:
+    """Move a distributor (and their whole team) under another upline, or to the top with
+    None: their chain, the chains of their level-1 and level-2 members, and the team counts of
+    the old and new uplines, in one transaction (models.upline_change). Refused with
+    UplineRefused when the move would make a cycle, or the new upline is not active. Orders'
+    chain snapshots and commissions already made are left as they are."""
+    with unit_of_work():
+        _tree_lock(exclusive=True)
+        wanted = sorted({distributor_id, new_upline_id} - {None})
+        rows = {
+            d.id: d
+            for d in db.session.scalars(
+                for_update(
+                    select(Distributor).where(Distributor.id.in_(wanted)).order_by(Distributor.id)
+                )
+            )
+        }
+        moved, new_upline = rows.get(distributor_id), rows.get(new_upline_id)
+        if moved is None:
+            raise NotFound("no such distributor", what="distributor")
+        if new_upline_id is not None and new_upline is None:
+            raise NotFound("no such upline", what="upline")
+        ancestors = full_ancestor_ids(new_upline_id) if new_upline is not None else set()
+        reason = move_refusal(
+            moved.id,
+            moved.status,
+            moved.upline_id,
+            new_upline_id,
+            new_upline.status if new_upline is not None else None,
+            ancestors,
+        )
+        if reason is not None:
+            raise UplineRefused(f"cannot move distributor {distributor_id}", reason=reason)
+        _move(moved, new_upline)
+    return moved
+
+
+def _move(moved: Distributor, new_upline: Distributor | None) -> None:
+    old_chain = (moved.upline_id, moved.ancestor2_id, moved.ancestor3_id)
+    new_chain = chain_under(
+        new_upline.id if new_upline is not None else None,
+        (new_upline.upline_id, new_upline.ancestor2_id, new_upline.ancestor3_id)
+        if new_upline is not None
+        else (None, None, None),
+    )
+
+    def members(column) -> int:
+        counted = select(func.count()).where(
+            column == moved.id, Distributor.status.in_(MEMBER_STATES)
+        )
+        return db.session.scalar(counted)
+
+    carried = (
+        1 if moved.status in MEMBER_STATES else 0,
+        members(Distributor.upline_id),
+        members(Distributor.ancestor2_id),
+    )
+    plan = plan_move(old_chain, new_chain, carried)
+    moved.upline_id, moved.ancestor2_id, moved.ancestor3_id = plan.moved  # audited: an ORM change
+    db.session.flush()
+    d = Distributor
+    db.session.execute(
+        update(d)
+        .where(d.upline_id == moved.id)
+        .values(ancestor2_id=plan.level1[0], ancestor3_id=plan.level1[1]),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.execute(
+        update(d).where(d.ancestor2_id == moved.id).values(ancestor3_id=plan.level2),
+        execution_options={"synchronize_session": False},
+    )
+    # The uplines whose counts change, locked in id order and changed through the ORM, so the
+    # audit log shows each one's counts before and after.
+    uplines = db.session.scalars(
+        for_update(select(d).where(d.id.in_(plan.team_deltas)).order_by(d.id)),
+        execution_options={"populate_existing": True},
+    )
+    for upline in uplines:
+        l1, l2, l3 = plan.team_deltas[upline.id]
+        upline.team_l1_count += l1
+        upline.team_l2_count += l2
+        upline.team_l3_count += l3
+    db.session.flush()
 
 
 def full_ancestor_ids(distributor_id: int, limit: int = 10_000) -> set[int]:
