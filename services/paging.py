@@ -138,7 +138,8 @@ def _key_value(column, value):
 
 
 def _is_time(column) -> bool:
+    kind = getattr(column.type, "impl_instance", column.type)  # TZDateTime: its DateTime
     try:
-        return column.type.python_type is datetime
+        return kind.python_type is datetime
     except NotImplementedError:
         return False
