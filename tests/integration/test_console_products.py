@@ -478,3 +478,16 @@ def test_a_category_is_added_from_the_form_and_a_used_one_cannot_be_removed(app,
     with app.app_context():
         assert db.session.get(Category, category_id) is not None
         assert not audit_rows("category.remove")
+
+
+@pytest.mark.parametrize("sort", catalog_admin.SORTS)
+def test_every_sort_pages_through_every_product_once(ctx, sort):
+    ids = {make_product(price_fen=1_000 * (i % 2 + 1), stock=i % 2).id for i in range(5)}
+    seen, cursor = [], None
+    while True:
+        page = catalog_admin.product_rows(Filters(), sort, cursor, limit=2)
+        seen += [row.id for row in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert sorted(seen) == sorted(ids) and len(seen) == len(ids)
