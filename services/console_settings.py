@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 
 from infra.clock import now
 from infra.db import unit_of_work
@@ -89,12 +89,23 @@ def whatif(rule: Rule, days: int = WHATIF_DAYS, at: datetime | None = None) -> W
 def _line_cases(since: datetime, at: datetime) -> tuple[int, list[LineCase]]:
     """(how many orders were paid in the window, their lines as the engine would see them,
     alike lines counted together)."""
+    campaigns = [
+        c.to_campaign()
+        for c in db.session.scalars(
+            select(CommissionCampaign).where(
+                CommissionCampaign.starts_at <= at, CommissionCampaign.ends_at > since
+            )
+        )
+    ]
+    # The payment time matters only to a campaign's multiplier: read (and convert) it only
+    # when a campaign overlaps the window.
+    paid_at = Order.paid_at if campaigns else literal(None)
     rows = db.session.execute(
         select(
             Order.id,
             Order.chain,
             Order.buyer_distributor_id,
-            Order.paid_at,
+            paid_at,
             OrderLine.product_id,
             OrderLine.sku_id,
             OrderLine.quantity,
@@ -106,18 +117,12 @@ def _line_cases(since: datetime, at: datetime) -> tuple[int, list[LineCase]]:
     if not rows:
         return 0, []
     product_overrides, sku_overrides = _overrides()
-    campaigns = [
-        c.to_campaign()
-        for c in db.session.scalars(
-            select(CommissionCampaign).where(
-                CommissionCampaign.starts_at <= at, CommissionCampaign.ends_at > since
-            )
-        )
-    ]
     alike: Counter = Counter()
-    for _id, chain, buyer, paid_at, product_id, sku_id, quantity, paid_fen in rows:
+    orders = set()
+    for order_id, chain, buyer, paid, product_id, sku_id, quantity, paid_fen in rows:
+        orders.add(order_id)
         override = sku_overrides.get(sku_id) or product_overrides.get(product_id)
-        multiplier = campaign_multiplier(campaigns, product_id, paid_at) if campaigns else BPS
+        multiplier = campaign_multiplier(campaigns, product_id, paid) if campaigns else BPS
         alike[
             (tuple(chain or ()), buyer, product_id, quantity, paid_fen, override, multiplier)
         ] += 1
@@ -129,7 +134,7 @@ def _line_cases(since: datetime, at: datetime) -> tuple[int, list[LineCase]]:
             chains[chain] = [members[i] for i in chain if i in members]
         line = Line(0, product_id, quantity, paid_fen, override, multiplier)
         cases.append(LineCase(line, chains[chain], buyer, n))
-    return len({row[0] for row in rows}), cases
+    return len(orders), cases
 
 
 def _beneficiaries(ids: set[int]) -> dict[int, Beneficiary]:
