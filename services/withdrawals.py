@@ -502,11 +502,33 @@ def waiting_for_user(distributor_id: int) -> list[tuple[int, int]]:
     return rows
 
 
+def paid_by_hand(withdrawal: Withdrawal) -> bool:
+    """Whether the merchant pays this withdrawal by hand: a bank card, or a wallet withdrawal
+    on the manual channel (fixed on it, or the merchant's while its payout has not started)."""
+    if withdrawal.channel == "bank":
+        return True
+    if withdrawal.payout_via is not None:
+        return withdrawal.payout_via == MANUAL
+    return merchant().payout_channel == MANUAL
+
+
 def mark_paid_manually(withdrawal_id: int, reference: str) -> Withdrawal:
-    """A bank-card withdrawal the merchant paid by hand."""
+    """A withdrawal the merchant paid by hand (paid_by_hand), recorded with the payment's
+    reference. One WeChat pays, or may still pay, is refused (ChannelUnavailable): marking it
+    paid as well could pay it twice. A wallet withdrawal whose payout had not started gets the
+    manual channel fixed now, as start_payout would, so its payout job sends nothing; a run
+    that stopped between its two steps (left `paying`) is finished by running it again."""
     with unit_of_work():
         withdrawal = _locked(withdrawal_id)
-        withdrawal.set_status("paying", "manual")
+        if not paid_by_hand(withdrawal):
+            raise ChannelUnavailable(
+                f"withdrawal {withdrawal.out_bill_no} is paid through {withdrawal.payout_via}",
+                channel=withdrawal.payout_via,
+            )
+        if withdrawal.channel == "wechat" and withdrawal.payout_via is None:
+            withdrawal.payout_via = MANUAL
+        if withdrawal.status != "paying":
+            withdrawal.set_status("paying", "manual")
     return finish_payout(withdrawal_id, TransferResult(True, provider_ref=reference[:64]))
 
 
