@@ -287,6 +287,7 @@ def test_the_detail_shows_the_chain_team_customers_orders_commissions_and_ledger
         "/console/distributors/0",
         "/console/distributors/2147483648/orders",
         "/console/distributors/12345",
+        "/console/distributors/12345/nope",
     ],
 )
 def test_an_id_that_names_nobody_is_a_404(owner, path):

@@ -239,12 +239,11 @@ def _detail_page(distributor_id: int, upline_error: str | None = None, status: i
     return page, status
 
 
-SECTION_RULE = "/distributors/<id:distributor_id>/<any(" + ",".join(cd.SECTIONS) + "):section>"
-
-
-@bp.get(SECTION_RULE, endpoint="distributor_section")
+@bp.get("/distributors/<id:distributor_id>/<section>", endpoint="distributor_section")
 @area(AREA)
 def distributor_section(distributor_id: int, section: str):
+    if section not in cd.SECTIONS:
+        abort(404)
     level = _level() if section == "team" else None
     try:
         if section == "team":
