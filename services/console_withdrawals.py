@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from infra.clock import china_day_start, now
 from infra.db import locked_or_not_found, unit_of_work
@@ -29,7 +29,7 @@ from models import (
     Withdrawal,
     db,
 )
-from models.errors import InvalidCursor, InvalidQuery, InvalidTransition, NotFound
+from models.errors import InvalidQuery, InvalidTransition, NotFound
 from models.events import StatusChange
 from models.identifiers import parse_code
 from models.states import WITHDRAWAL
@@ -38,7 +38,7 @@ from services import withdrawals
 from services.audit import Actor
 from services.ledger import balances
 from services.merchant import merchant
-from services.paging import Page, decode_cursor, encode_cursor, page_limit
+from services.paging import Page, keyset_page
 
 ALL = "all"
 STATUSES = tuple(WITHDRAWAL)  # the state machine's order: requested first
@@ -145,49 +145,19 @@ class Row:
 
 
 def list_page(f: Filters, cursor: str | None, limit: int = 50) -> Page[Row]:
-    """One keyset page of the filtered withdrawals in the chosen order, (sort key, id) past the
-    cursor's (InvalidCursor on a cursor this list and sort did not make).
-
-    Not services.paging.keyset_page: it reads a cursor's time back only for columns whose type
-    says datetime, and models.base.TZDateTime's python_type is `object`, so a time sort's cursor
-    reached the database as text."""
-    limit = page_limit(limit, 200)
+    """One keyset page of the filtered withdrawals in the chosen order (InvalidCursor on a
+    cursor this list and sort did not make)."""
     column, descending = SORTS[f.sort]
-    kind = f"console-withdrawals:{f.sort}"
-    key = decode_cursor(kind, cursor)
-    query = _filtered(f)
-    if key is not None:
-        query = query.where(_past(column, descending, key))
-    order = [column.desc(), Withdrawal.id.desc()] if descending else [column, Withdrawal.id]
-    items = list(db.session.scalars(query.order_by(*order).limit(limit + 1)))
-    more, items = len(items) > limit, items[:limit]
-    next_cursor = None
-    if more:
-        last = items[-1]
-        value = getattr(last, column.key)
-        next_cursor = encode_cursor(
-            kind, [value.isoformat() if isinstance(value, datetime) else value, last.id]
-        )
-    return Page(_rows(items), next_cursor)
-
-
-def _past(column, descending: bool, key: list):
-    """Rows after (value, id) in the list's order."""
-    if len(key) != 2 or not isinstance(key[1], int) or isinstance(key[1], bool):
-        raise InvalidCursor("a cursor of another list")
-    value, last_id = key
-    if column.key == "requested_at":
-        try:
-            value = datetime.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            value = None
-        if value is None or value.tzinfo is None:
-            raise InvalidCursor("not a cursor")
-    elif not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidCursor("not a cursor")
-    if descending:
-        return or_(column < value, and_(column == value, Withdrawal.id < last_id))
-    return or_(column > value, and_(column == value, Withdrawal.id > last_id))
+    page = keyset_page(
+        _filtered(f),
+        Withdrawal.id,
+        cursor,
+        limit,
+        sort_column=column,
+        descending=descending,
+        kind=f"console-withdrawals:{f.sort}",
+    )
+    return Page(_rows(page.items), page.next_cursor)
 
 
 def export_rows(f: Filters) -> Iterator[Row]:
