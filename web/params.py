@@ -8,7 +8,8 @@ Query strings are read with `query_id` and `query_code`."""
 from __future__ import annotations
 
 from flask import abort, request
-from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import BaseConverter
 
 from models.identifiers import BIG_ID_MAX, INT_ID_MAX, parse_code, parse_id
 
@@ -22,7 +23,9 @@ class IdConverter(BaseConverter):
     def to_python(self, value: str) -> int:
         checked = parse_id(value, self.maximum)
         if checked is None:
-            raise ValidationError()  # no rule matches: 404
+            # 404 at once: with ValidationError, werkzeug would answer 405 when the same path
+            # has a rule for another method (a page's GET beside its form's POST).
+            raise NotFound()
         return checked
 
     def to_url(self, value) -> str:
