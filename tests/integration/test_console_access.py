@@ -241,3 +241,20 @@ def test_an_audited_insert_names_the_new_records_id(ctx):
         clerk = staff.add_user("clerk", PASSWORD, "operator")
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "staff.add"))
     assert entry.entity_id == clerk.id and entry.after["id"] == clerk.id
+
+
+def test_the_home_page_links_each_count_to_its_filtered_list_and_the_menu_marks_one_entry(
+    app, client
+):
+    signed_in_as(client, app, "owner")
+    home = client.get("/console/")
+    assert home.status_code == 200
+    assert "/console/withdrawals?status=failed" in home.text
+    assert "/console/products?low=1" in home.text
+    shipping = client.get("/console/shipping")
+    assert shipping.text.count('class="cx-current"') == 1
+    assert 'href="/console/shipping" class="cx-current"' in shipping.text
+    for path in ("/console/coupons", "/console/distributors", "/console/applications"):
+        page = client.get(path)
+        assert page.text.count('class="cx-current"') == 1, path
+        assert f'href="{path}" class="cx-current"' in page.text, path

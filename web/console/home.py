@@ -15,7 +15,7 @@ from services import audit, console
 from services.staff import list_users
 from texts.console import role_name
 from web.console.access import RoleRefused, area, bp
-from web.console.nav import console_nav
+from web.console.nav import console_current, console_nav
 from web.params import query_id
 
 
@@ -57,6 +57,7 @@ def console_helpers() -> dict:
         "role_name": role_name,
         "console_roles": ROLES,
         "console_nav": console_nav,
+        "console_current": console_current,
         "console_endpoints": lambda: current_app.view_functions,
     }
 

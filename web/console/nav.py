@@ -3,7 +3,7 @@ exists and the signed-in role may use its area (models.staff.AREAS)."""
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, request
 from flask_babel import gettext as _
 
 
@@ -30,3 +30,23 @@ def _entries() -> tuple[tuple[str, str, str], ...]:
 def console_nav() -> list[tuple[str, str, str]]:
     views = current_app.view_functions
     return [entry for entry in _entries() if entry[1] in views]
+
+
+def console_current(area: str | None) -> str | None:
+    """The menu entry to mark on this page: the page's own, else the entry of its area whose
+    endpoint shares the longest start with the page's (console.coupon_edit: 优惠券)."""
+    endpoint = request.endpoint or ""
+    entries = [e for e in console_nav() if e[0] == area]
+    if not entries:
+        return None
+    return max(entries, key=lambda e: (e[1] == endpoint, _shared_start(e[1], endpoint)))[1]
+
+
+def _shared_start(a: str, b: str) -> int:
+    """How many leading characters two endpoint names share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
