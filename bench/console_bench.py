@@ -58,6 +58,29 @@ class ListPage:
 
 LISTS = (
     ListPage(
+        "applications",
+        "/console/applications",
+        "SELECT applied_at, id FROM distributors WHERE status = 'pending' "
+        "ORDER BY applied_at, id OFFSET %(n)s LIMIT 1",
+    ),
+    ListPage(
+        "distributors",
+        "/console/distributors",
+        "SELECT id FROM distributors ORDER BY id DESC OFFSET %(n)s LIMIT 1",
+    ),
+    ListPage(
+        "withdrawals (review queue)",
+        "/console/withdrawals",
+        "SELECT requested_at, id FROM withdrawals WHERE status = 'requested' "
+        "ORDER BY requested_at, id OFFSET %(n)s LIMIT 1",
+    ),
+    ListPage(
+        "withdrawals (paid, newest)",
+        "/console/withdrawals?status=paid&sort=newest",
+        "SELECT requested_at, id FROM withdrawals WHERE status = 'paid' "
+        "ORDER BY requested_at DESC, id DESC OFFSET %(n)s LIMIT 1",
+    ),
+    ListPage(
         "orders",
         "/console/orders",
         "SELECT created_at, id FROM orders ORDER BY created_at DESC, id DESC OFFSET %(n)s LIMIT 1",
@@ -65,7 +88,8 @@ LISTS = (
     ListPage(
         "refunds (waiting)",
         "/console/refunds",
-        "SELECT id FROM refund_requests WHERE status = 'requested' ORDER BY id OFFSET %(n)s LIMIT 1",
+        "SELECT id FROM refund_requests WHERE status = 'requested' "
+        "ORDER BY id OFFSET %(n)s LIMIT 1",
     ),
     ListPage(
         "refunds (all)",
@@ -77,6 +101,28 @@ LISTS = (
         "/console/products",
         "SELECT created_at, id FROM products ORDER BY created_at DESC, id DESC "
         "OFFSET %(n)s LIMIT 1",
+    ),
+    ListPage(
+        "coupons",
+        "/console/coupons",
+        "SELECT id FROM coupons ORDER BY id DESC OFFSET %(n)s LIMIT 1",
+    ),
+    ListPage(
+        "promo material",
+        "/console/material",
+        "SELECT publish_at, id FROM promo_materials ORDER BY publish_at DESC, id DESC "
+        "OFFSET %(n)s LIMIT 1",
+    ),
+    ListPage(
+        "poster templates",
+        "/console/posters",
+        "SELECT version, id FROM poster_templates ORDER BY version DESC, id DESC "
+        "OFFSET %(n)s LIMIT 1",
+    ),
+    ListPage(
+        "staff accounts",
+        "/console/staff",
+        "SELECT id FROM staff_users ORDER BY id OFFSET %(n)s LIMIT 1",
     ),
     ListPage(
         "audit log",

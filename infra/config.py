@@ -131,6 +131,10 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     elif cfg.get("WECHAT_PAY_MCH_ID") and not legacy_v2_only(cfg):
         check_pay_v3(cfg)
     cfg["TESTING"] = mode == "test" or bool(cfg.get("TESTING"))
+    if mode == "test" and "STAFF_PASSWORD_HASHING" not in raw:
+        # Console passwords in tests: still argon2id, at its cheapest (thousands of sign-ins
+        # would otherwise spend minutes hashing). Production keeps argon2-cffi's defaults.
+        cfg["STAFF_PASSWORD_HASHING"] = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
     cfg["WECHAT_MAX_CLOCK_SKEW"] = int(cfg["WECHAT_MAX_CLOCK_SKEW"])
     cfg["SETTLEMENT_WORKERS"] = _positive_int("SETTLEMENT_WORKERS", cfg["SETTLEMENT_WORKERS"])
     if not cfg.get("WECHAT_TEMPLATE_ID") and mode != "production":

@@ -58,6 +58,7 @@ class Product(Base):
         CheckConstraint("price_fen >= 0", name="price"),
         CheckConstraint(COMMISSION_KINDS, name="kind"),
         Index("ix_products_sale_category", "on_sale", "category_id"),
+        Index("ix_products_created", "created_at", "id"),  # the console's list: on sale or not
         *_list_indexes(),
     )
 

@@ -21,6 +21,8 @@ class Order(StatusMixin, Base):
         CheckConstraint("refunded_fen >= 0", name="refunded"),
         Index("ix_orders_user_status", "user_id", "status"),
         Index("ix_orders_status_shipped", "status", "shipped_at"),
+        Index("ix_orders_created", "created_at", "id"),  # the console's list, newest first
+        Index("ix_orders_paid", "paid_at"),  # the rules' what-if: the last 30 days' payments
     )
     TRANSITIONS = ORDER
 

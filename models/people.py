@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -76,6 +77,14 @@ class Distributor(StatusMixin, Base):
         Index("ix_distributors_upline_joined", "upline_id", "joined_at"),
         Index("ix_distributors_ancestor2_joined", "ancestor2_id", "joined_at"),
         Index("ix_distributors_ancestor3_joined", "ancestor3_id", "joined_at"),
+        # The console's application queue: pending applications, first applied first.
+        Index(
+            "ix_distributors_pending_applied",
+            "applied_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
     TRANSITIONS = DISTRIBUTOR
 

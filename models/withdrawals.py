@@ -18,6 +18,8 @@ class Withdrawal(StatusMixin, Base):
         CheckConstraint("fee_fen >= 0 AND fee_fen <= amount_fen", name="fee"),
         CheckConstraint("channel IN ('wechat', 'bank')", name="channel"),
         Index("ix_withdrawals_distributor_requested", "distributor_id", "requested_at"),
+        # The console's list: a state (the review queue), in the order asked for.
+        Index("ix_withdrawals_status_requested", "status", "requested_at", "id"),
     )
     TRANSITIONS = WITHDRAWAL
 
@@ -28,7 +30,7 @@ class Withdrawal(StatusMixin, Base):
     fee_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     channel: Mapped[str] = mapped_column(String(8), default="wechat")
     bank_account: Mapped[dict | None] = mapped_column(JSON)  # for a manual bank payout
-    status: Mapped[str] = mapped_column(String(16), default="requested", index=True)
+    status: Mapped[str] = mapped_column(String(16), default="requested")
     reason: Mapped[str | None] = mapped_column(String(200))
     provider_ref: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from sqlalchemy import func, select
 
 from infra.clock import now
@@ -23,9 +24,21 @@ from models import StaffUser, db
 from models.errors import LoginThrottled, StaffRefused
 from models.staff import PASSWORD_MAX, PASSWORD_MIN, ROLES, USERNAME_MAX
 
-HASHER = PasswordHasher()
-# A hash of a random password: a missing account costs as much time as a wrong password.
-_DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
+# Made per configuration (STAFF_PASSWORD_HASHING: argon2-cffi's parameters; unset: its
+# defaults), with a hash of a random password so that a missing account costs as much time as
+# a wrong password.
+_HASHERS: dict[tuple, tuple[PasswordHasher, str]] = {}
+
+
+def _hasher() -> tuple[PasswordHasher, str]:
+    params = current_app.config.get("STAFF_PASSWORD_HASHING") or {}
+    key = tuple(sorted(params.items()))
+    if key not in _HASHERS:
+        hasher = PasswordHasher(**params)
+        _HASHERS[key] = hasher, hasher.hash(secrets.token_urlsafe(16))
+    return _HASHERS[key]
+
+
 USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-@")
 
 
@@ -64,7 +77,7 @@ def check_role(role: object) -> str:
 
 def add_user(username: str, password: str, role: str) -> StaffUser:
     name, role = clean_username(username), check_role(role)
-    hashed = HASHER.hash(check_password(password))
+    hashed = _hasher()[0].hash(check_password(password))
     with unit_of_work():
         if db.session.scalar(select(StaffUser.id).where(StaffUser.username == name)):
             raise StaffRefused(f"{name} already exists", reason="exists")
@@ -75,7 +88,7 @@ def add_user(username: str, password: str, role: str) -> StaffUser:
 
 def set_password(username: str, password: str) -> StaffUser:
     """A new password; the account's existing sessions end."""
-    hashed = HASHER.hash(check_password(password))
+    hashed = _hasher()[0].hash(check_password(password))
     with unit_of_work():
         user = _by_name(clean_username(username))
         user.password_hash, user.session_token = hashed, _new_token()
@@ -121,7 +134,7 @@ def authenticate(username: object, password: object, address: str) -> StaffUser 
     keys = _throttle_keys(name, address)
     _refuse_if_throttled(keys)
     user = db.session.scalar(select(StaffUser).where(StaffUser.username == name)) if name else None
-    if not _verify(user.password_hash if user else _DUMMY_HASH, password) or not (
+    if not _verify(user.password_hash if user else _hasher()[1], password) or not (
         user and user.active
     ):
         _count_failure(keys)
@@ -129,8 +142,8 @@ def authenticate(username: object, password: object, address: str) -> StaffUser 
     with unit_of_work():
         user = db.session.get(StaffUser, user.id)
         user.last_login_at = now()
-        if HASHER.check_needs_rehash(user.password_hash):
-            user.password_hash = HASHER.hash(str(password))
+        if _hasher()[0].check_needs_rehash(user.password_hash):
+            user.password_hash = _hasher()[0].hash(str(password))
     get_redis().delete(keys[0])  # the account's count; the address keeps its own
     return user
 
@@ -139,7 +152,7 @@ def _verify(hashed: str, password: object) -> bool:
     if not isinstance(password, str) or len(password) > PASSWORD_MAX:
         return False
     try:
-        return HASHER.verify(hashed, password)
+        return _hasher()[0].verify(hashed, password)
     except (VerificationError, InvalidHashError):
         return False
 

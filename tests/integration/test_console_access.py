@@ -258,3 +258,21 @@ def test_the_home_page_links_each_count_to_its_filtered_list_and_the_menu_marks_
         page = client.get(path)
         assert page.text.count('class="cx-current"') == 1, path
         assert f'href="{path}" class="cx-current"' in page.text, path
+
+
+def test_outside_tests_passwords_are_hashed_with_argon2_cffis_default_cost(app):
+    app.config.pop("STAFF_PASSWORD_HASHING")
+    with app.app_context():
+        user = make_staff("owner", "boss")
+        assert user.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+        assert staff.authenticate("boss", PASSWORD, "10.0.0.1") is not None
+
+
+def test_a_hash_made_with_other_parameters_is_renewed_at_sign_in(app):
+    app.config.pop("STAFF_PASSWORD_HASHING")
+    with app.app_context():
+        make_staff("owner", "boss")
+    app.config["STAFF_PASSWORD_HASHING"] = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+    with app.app_context():
+        user = staff.authenticate("boss", PASSWORD, "10.0.0.1")
+        assert "m=1024,t=1,p=1" in db.session.get(StaffUser, user.id).password_hash
