@@ -4,11 +4,15 @@ markup arrives escaped. CSV exports hold it as a cell a spreadsheet will not run
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 
 from models import db
 from services.binding import bind_shopper
 from tests.factories import make_distributor, make_paid_order, make_product, make_user
+from tests.support.console import signed_in_as
 from web.signin import SESSION_OPENID
 
 SCRIPT = '<script>alert("fx")</script>'
@@ -73,3 +77,35 @@ def test_the_json_api_returns_the_title_as_data(marked_up, client):
     answer = client.get(f"/api/v1/products/{marked_up['product']}")
     assert answer.status_code == 200 and answer.json["title"].endswith(SCRIPT)
     assert answer.mimetype == "application/json"
+
+
+def test_the_console_shows_titles_and_nicknames_as_text(marked_up, app, client):
+    signed_in_as(client, app, "owner")
+    pages = [
+        "/console/products",
+        f"/console/products/{marked_up['product']}",
+        "/console/orders",
+        f"/console/orders/{marked_up['order']}",
+        "/console/distributors",
+        f"/console/distributors/{marked_up['distributor']}",
+    ]
+    for path in pages:
+        assert_escaped(client.get(path), path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/products?format=csv",
+        "/console/orders?format=csv",
+        "/console/distributors?format=csv",
+    ],
+)
+def test_console_csv_holds_markup_as_plain_cells(marked_up, app, client, path):
+    signed_in_as(client, app, "owner")
+    answer = client.get(path)
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(answer.get_data(as_text=True).lstrip("\ufeff"))))
+    cells = [cell for row in rows for cell in row]
+    assert any("<script>" in cell or "<img" in cell for cell in cells)  # as typed, not escaped
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
