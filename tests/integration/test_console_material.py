@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from datetime import timedelta
 
 import pytest
@@ -317,3 +318,20 @@ def test_the_owner_may_use_the_pages(app, client):
     for path in PAGES[:4]:
         page = client.get(path)
         assert page.status_code == 200 and " style=" not in page.text
+
+
+def noisy_png(side: int = 700) -> bytes:
+    """A PNG of random pixels: about 1.4 MB, under the 2 MB an image may have."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_several_images_may_add_up_to_more_than_the_apps_request_limit(app, operator):
+    files = [("a.png", noisy_png()), ("b.png", noisy_png())]
+    assert sum(len(c) for _n, c in files) > app.config["MAX_CONTENT_LENGTH"]
+    answer = upload(operator, "两张大图", files)
+    assert answer.status_code == 302, answer.text[:500]
+    with app.app_context():
+        item = db.session.scalar(select(PromoMaterial).where(PromoMaterial.text == "两张大图"))
+        assert len(item.images) == 2

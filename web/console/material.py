@@ -97,6 +97,19 @@ def material_new():
     return _material_form({}, [])
 
 
+# A form with its images: up to MAX_IMAGES of 2 MB each (services.material), and the text.
+MATERIAL_REQUEST_BYTES = (MAX_IMAGES * 2 + 1) * 1024 * 1024
+MATERIAL_UPLOADS = frozenset({"console.material_create"})
+
+
+@bp.url_value_preprocessor
+def _material_upload_limit(endpoint: str | None, _values) -> None:
+    """Larger than the app's MAX_CONTENT_LENGTH for the material form only; set before the
+    CSRF check reads the body."""
+    if endpoint in MATERIAL_UPLOADS:
+        request.max_content_length = MATERIAL_REQUEST_BYTES
+
+
 @bp.post("/material/new")
 @area("material")
 def material_create():
