@@ -1,0 +1,86 @@
+"""Signing in to the console in Chromium over real HTTP (issue 16's acceptance): an anonymous
+visit goes to the login page, wrong passwords are refused until the account is throttled (then
+even the right password waits), another account signs in, lands where it was going, and signs
+out. The pages carry no inline script, and the browser reports no CSP violation. Screenshots of
+every step are kept in the test's folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from services.staff import THROTTLE
+from tests.support.console import PASSWORD, make_staff
+from tests.support.serving import serve
+
+pytestmark = pytest.mark.slow
+DESK = {"width": 1280, "height": 900}
+
+
+@pytest.fixture
+def chromium():
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        pytest.skip("no chromium")
+    return path
+
+
+def test_wrong_passwords_are_throttled_and_the_right_account_signs_in_and_out(
+    app, chromium, tmp_path
+):
+    from playwright.sync_api import expect, sync_playwright
+
+    with app.app_context():
+        make_staff("owner", "dianzhu")
+        make_staff("finance", "caiwu")
+    shots = iter(range(1, 100))
+
+    def shot(page, name: str) -> None:
+        page.screenshot(path=str(tmp_path / f"{next(shots):02d}-{name}.png"), full_page=True)
+
+    def sign_in(page, username: str, password: str) -> None:
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        page.get_by_role("button", name="登录").click()
+
+    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+    with serve(app) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=args)
+        page = browser.new_context(locale="zh-CN", viewport=DESK).new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+        page.goto(f"{base}/console/withdrawals")
+        expect(page).to_have_url(f"{base}/console/login?next=/console/withdrawals")
+        expect(page.locator(".cx-note")).to_contain_text("请先登录")
+        shot(page, "login-page")
+
+        for attempt in range(THROTTLE.per_account):
+            sign_in(page, "dianzhu", f"wrong-password-{attempt}")
+            expect(page.locator("[role=alert]")).to_contain_text("用户名或密码不正确")
+        shot(page, "wrong-password")
+        sign_in(page, "dianzhu", PASSWORD)  # the right one, too late
+        expect(page.locator("[role=alert]")).to_contain_text("分钟后再试")
+        expect(page).to_have_url(f"{base}/console/login?next=/console/withdrawals")
+        shot(page, "throttled")
+
+        sign_in(page, "caiwu", PASSWORD)  # another account is not throttled
+        expect(page).to_have_url(f"{base}/console/withdrawals")
+        expect(page.locator(".cx-user")).to_contain_text("caiwu")
+        expect(page.locator(".cx-nav")).not_to_contain_text("分销设置")  # finance's menu
+        shot(page, "signed-in-as-finance")
+
+        page.goto(f"{base}/console/settings")
+        expect(page.locator("h1")).to_contain_text("无权访问")
+        expect(page.locator("main")).to_contain_text("店主")
+        shot(page, "forbidden")
+
+        page.get_by_role("button", name="退出").click()
+        expect(page.locator(".cx-note")).to_contain_text("已退出登录")
+        page.goto(f"{base}/console/")
+        expect(page).to_have_url(f"{base}/console/login?next=/console/")
+        shot(page, "signed-out")
+        browser.close()
+    assert not [e for e in errors if "Content Security Policy" in e], errors
