@@ -192,8 +192,26 @@ def entries(
     entity_id: int | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    newest_first: bool = True,
 ) -> Page[AuditEntry]:
-    """The log, newest first, filtered, a keyset page at a time."""
+    """The log, newest (or oldest) first, filtered, a keyset page at a time."""
+    query = _filtered(staff_id, action, entity, entity_id)
+    return keyset_page(query, AuditEntry.id, cursor, limit, descending=newest_first)
+
+
+def all_entries(**filters):
+    """Every entry the filters select (those of `entries`), in order, a page at a time (the
+    CSV export: a long log never sits whole in memory)."""
+    cursor = None
+    while True:
+        page = entries(**filters, cursor=cursor, limit=200)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def _filtered(staff_id, action, entity, entity_id):
     query = select(AuditEntry)
     if staff_id is not None:
         query = query.where(AuditEntry.staff_id == staff_id)
@@ -203,7 +221,7 @@ def entries(
         query = query.where(AuditEntry.entity == entity)
     if entity_id is not None:
         query = query.where(AuditEntry.entity_id == entity_id)
-    return keyset_page(query, AuditEntry.id, cursor, limit)
+    return query
 
 
 def for_record(entity: str, entity_id: int, limit: int = 100) -> list[AuditEntry]:

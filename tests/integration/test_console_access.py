@@ -4,6 +4,9 @@ audit log that records console changes in their own transaction."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from flask import url_for
 from sqlalchemy import select
@@ -276,3 +279,23 @@ def test_a_hash_made_with_other_parameters_is_renewed_at_sign_in(app):
     with app.app_context():
         user = staff.authenticate("boss", PASSWORD, "10.0.0.1")
         assert "m=1024,t=1,p=1" in db.session.get(StaffUser, user.id).password_hash
+
+
+def test_the_audit_log_sorts_both_ways_and_exports_every_filtered_entry_as_csv(app, client):
+    signed_in_as(client, app, "owner", "boss")
+    with app.app_context():
+        boss = db.session.scalar(select(StaffUser).where(StaffUser.username == "boss"))
+        with audit.acting(audit.Actor(boss.id, "boss", "10.9.9.9"), "staff.add"):
+            staff.add_user("clerk", PASSWORD, "operator")
+        with audit.acting(audit.Actor(boss.id, "boss", "10.9.9.9"), "staff.role"):
+            staff.set_role("clerk", "finance")
+    newest = client.get("/console/audit").text
+    oldest = client.get("/console/audit?order=oldest").text
+    assert newest.index("staff.role") < newest.index("staff.add")
+    assert oldest.index("staff.add") < oldest.index("staff.role")
+    assert client.get("/console/audit?order=sideways").status_code == 400
+    answer = client.get("/console/audit?action=staff.role&format=csv")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(answer.get_data(as_text=True).lstrip("\ufeff"))))
+    assert len(rows) == 2 and rows[1][2] == "staff.role" and rows[1][7] == "10.9.9.9"
+    assert '"role": "finance"' in rows[1][6]

@@ -9,12 +9,14 @@ from flask import abort, current_app, render_template, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
 
+from infra.clock import CHINA
 from models.errors import InvalidCursor
 from models.staff import ROLES
 from services import audit, console
 from services.staff import list_users
 from texts.console import role_name
 from web.console.access import RoleRefused, area, bp
+from web.console.export import csv_response
 from web.console.nav import console_current, console_nav
 from web.params import query_id
 
@@ -32,23 +34,61 @@ def audit_log():
     action = (request.args.get("action") or "").strip()[:48] or None
     staff_id = query_id("staff") if request.args.get("staff") else None
     entity_id = query_id("entity_id") if request.args.get("entity_id") else None
+    order = request.args.get("order") or "newest"
+    if order not in ("newest", "oldest"):
+        abort(400)
+    chosen = {
+        "staff_id": staff_id,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "newest_first": order == "newest",
+    }
+    if request.args.get("format") == "csv":
+        return csv_response("audit-log", _csv_header(), map(_csv_row, audit.all_entries(**chosen)))
     try:
-        page = audit.entries(
-            staff_id=staff_id,
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            cursor=request.args.get("cursor") or None,
-        )
+        page = audit.entries(**chosen, cursor=request.args.get("cursor") or None)
     except InvalidCursor:
         abort(400)
     return render_template(
         "console/audit.html",
         page=page,
         staff=list_users(),
-        filters={"entity": entity, "action": action, "staff": staff_id, "entity_id": entity_id},
+        filters={
+            "entity": entity,
+            "action": action,
+            "staff": staff_id,
+            "entity_id": entity_id,
+            "order": order,
+        },
         nav="audit",
     )
+
+
+def _csv_header() -> list[str]:
+    return [
+        gettext("时间"),
+        gettext("操作人"),
+        gettext("操作"),
+        gettext("对象"),
+        gettext("记录编号"),
+        gettext("修改前"),
+        gettext("修改后"),
+        gettext("来源地址"),
+    ]
+
+
+def _csv_row(entry) -> list:
+    return [
+        entry.created_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S"),
+        entry.staff_name,
+        entry.action,
+        entry.entity,
+        entry.entity_id,
+        json.dumps(entry.before, ensure_ascii=False, sort_keys=True) if entry.before else "",
+        json.dumps(entry.after, ensure_ascii=False, sort_keys=True) if entry.after else "",
+        entry.ip,
+    ]
 
 
 @bp.app_context_processor
