@@ -299,3 +299,12 @@ def test_the_audit_log_sorts_both_ways_and_exports_every_filtered_entry_as_csv(a
     rows = list(csv.reader(io.StringIO(answer.get_data(as_text=True).lstrip("\ufeff"))))
     assert len(rows) == 2 and rows[1][2] == "staff.role" and rows[1][7] == "10.9.9.9"
     assert '"role": "finance"' in rows[1][6]
+
+
+def test_the_console_speaks_english_to_an_english_browser(app, client):
+    signed_in_as(client, app, "owner")
+    english = {"Accept-Language": "en-US,en;q=0.9"}
+    home = client.get("/console/", headers=english)
+    assert "Needs you today" in home.text and "今天需要处理" not in home.text
+    assert "Audit log" in home.text and "Sign out" in home.text
+    assert "今天需要处理" in client.get("/console/").text  # Chinese by default
