@@ -6,8 +6,6 @@ shows their rank. Screenshots of every step are kept in the test's folder."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,14 +23,6 @@ from web.signin import SESSION_OPENID
 pytestmark = pytest.mark.slow
 stack = stack_fixture
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def chromium():
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.path.exists(path):
-        pytest.skip("no chromium")
-    return path
 
 
 @pytest.fixture

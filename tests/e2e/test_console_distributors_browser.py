@@ -6,9 +6,6 @@ in the test's folder."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 from models import db
@@ -21,14 +18,6 @@ from tests.support.stack import stack_fixture
 pytestmark = pytest.mark.slow
 stack = stack_fixture
 DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-def chromium():
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.path.exists(path):
-        pytest.skip("no chromium")
-    return path
 
 
 @pytest.fixture

@@ -6,9 +6,6 @@ every step are kept in the test's folder."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 from services.staff import THROTTLE
@@ -17,14 +14,6 @@ from tests.support.serving import serve
 
 pytestmark = pytest.mark.slow
 DESK = {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-def chromium():
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.path.exists(path):
-        pytest.skip("no chromium")
-    return path
 
 
 def test_wrong_passwords_are_throttled_and_the_right_account_signs_in_and_out(

@@ -7,9 +7,7 @@ are kept in the test's folder."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 
 import pytest
 from sqlalchemy import select
@@ -24,14 +22,6 @@ from tests.support.stack import stack_fixture
 
 pytestmark = pytest.mark.slow
 stack = stack_fixture
-
-
-@pytest.fixture
-def chromium():
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.path.exists(path):
-        pytest.skip("no chromium")
-    return path
 
 
 @pytest.fixture

@@ -5,9 +5,6 @@ their prices and the photo. Screenshots of every step are kept in the test's fol
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 from PIL import Image
 
@@ -17,14 +14,6 @@ from tests.support.serving import serve
 
 pytestmark = pytest.mark.slow
 DESK = {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-def chromium():
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.path.exists(path):
-        pytest.skip("no chromium")
-    return path
 
 
 def test_an_operator_makes_a_product_with_two_skus_and_a_photo_and_the_shop_shows_it(

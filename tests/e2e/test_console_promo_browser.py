@@ -6,9 +6,6 @@ folder."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 import requests
 
@@ -19,14 +16,6 @@ from tests.support.stack import stack_fixture
 pytestmark = pytest.mark.slow
 stack = stack_fixture
 DESKTOP = {"width": 1400, "height": 1000}
-
-
-@pytest.fixture
-def chromium():
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.path.exists(path):
-        pytest.skip("no chromium")
-    return path
 
 
 def test_an_operator_creates_a_coupon_and_a_poster_version_with_a_live_preview(

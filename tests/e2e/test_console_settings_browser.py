@@ -5,9 +5,6 @@ sentence that says why. Screenshots of every step are kept in the test's folder.
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 from models import RuleSet, db
@@ -18,14 +15,6 @@ from tests.support.serving import serve
 
 pytestmark = pytest.mark.slow
 DESK = {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-def chromium():
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.path.exists(path):
-        pytest.skip("no chromium")
-    return path
 
 
 def test_the_owner_changes_the_rates_sees_the_what_if_saves_and_sees_4_levels_and_120_refused(

@@ -6,9 +6,6 @@ kept in the test's folder."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 from models import db
@@ -21,14 +18,6 @@ pytestmark = pytest.mark.slow
 stack = stack_fixture
 DESKTOP = {"width": 1280, "height": 900}
 PAID_OR_WAITING = ("waiting_user", "paid")
-
-
-@pytest.fixture
-def chromium():
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.path.exists(path):
-        pytest.skip("no chromium")
-    return path
 
 
 @pytest.fixture

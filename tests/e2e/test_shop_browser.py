@@ -9,8 +9,6 @@ Screenshots of every step are kept in the test's folder."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -28,14 +26,6 @@ from tests.support.stack import stack_fixture
 pytestmark = pytest.mark.slow
 stack = stack_fixture
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def chromium():
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.path.exists(path):
-        pytest.skip("no chromium")
-    return path
 
 
 @pytest.fixture
