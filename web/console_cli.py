@@ -21,8 +21,12 @@ def user_group() -> None:
     """Console accounts."""
 
 
-def _refused(e: StaffRefused) -> click.ClickException:
-    return click.ClickException(str(e))
+def _change(action, *args) -> None:
+    """Run a services.staff change; its refusal is the command's error (exit status 1)."""
+    try:
+        action(*args)
+    except StaffRefused as e:
+        raise click.ClickException(str(e)) from e
 
 
 @user_group.command("add")
@@ -32,11 +36,8 @@ def _refused(e: StaffRefused) -> click.ClickException:
 @with_appcontext
 def add_command(username: str, role: str, password: str) -> None:
     """Add a console account."""
-    try:
-        user = staff.add_user(username, password, role)
-    except StaffRefused as e:
-        raise _refused(e) from e
-    click.echo(f"added {user.username} ({user.role})")
+    _change(staff.add_user, username, password, role)
+    click.echo(f"added {username.strip().lower()} ({role})")
 
 
 @user_group.command("password")
@@ -45,10 +46,7 @@ def add_command(username: str, role: str, password: str) -> None:
 @with_appcontext
 def password_command(username: str, password: str) -> None:
     """Set a new password (the account's sessions end)."""
-    try:
-        staff.set_password(username, password)
-    except StaffRefused as e:
-        raise _refused(e) from e
+    _change(staff.set_password, username, password)
     click.echo(f"password changed for {username}")
 
 
@@ -58,10 +56,7 @@ def password_command(username: str, password: str) -> None:
 @with_appcontext
 def role_command(username: str, role: str) -> None:
     """Change an account's role."""
-    try:
-        staff.set_role(username, role)
-    except StaffRefused as e:
-        raise _refused(e) from e
+    _change(staff.set_role, username, role)
     click.echo(f"{username} is now {role}")
 
 
@@ -70,10 +65,7 @@ def role_command(username: str, role: str) -> None:
 @with_appcontext
 def disable_command(username: str) -> None:
     """Stop an account signing in (its sessions end)."""
-    try:
-        staff.set_active(username, False)
-    except StaffRefused as e:
-        raise _refused(e) from e
+    _change(staff.set_active, username, False)
     click.echo(f"{username} disabled")
 
 
@@ -81,10 +73,7 @@ def disable_command(username: str) -> None:
 @click.argument("username")
 @with_appcontext
 def enable_command(username: str) -> None:
-    try:
-        staff.set_active(username, True)
-    except StaffRefused as e:
-        raise _refused(e) from e
+    _change(staff.set_active, username, True)
     click.echo(f"{username} enabled")
 
 

@@ -308,3 +308,23 @@ def test_the_console_speaks_english_to_an_english_browser(app, client):
     assert "Needs you today" in home.text and "今天需要处理" not in home.text
     assert "Audit log" in home.text and "Sign out" in home.text
     assert "今天需要处理" in client.get("/console/").text  # Chinese by default
+
+
+def test_the_cli_changes_roles_passwords_and_who_may_sign_in(app, client):
+    runner = app.test_cli_runner()
+
+    def run(*args: str):
+        return runner.invoke(args=["console", "user", *args])
+
+    assert run("add", "boss", "--password", PASSWORD).exit_code == 0
+    assert run("add", "clerk", "--role", "operator", "--password", PASSWORD).exit_code == 0
+    assert run("role", "clerk", "finance").exit_code == 0
+    assert run("password", "clerk", "--password", "another-long-password").exit_code == 0
+    assert run("disable", "boss").exit_code != 0  # the last owner
+    assert run("disable", "clerk").exit_code == 0
+    listed = run("list").output
+    assert "boss\towner\tactive" in listed and "clerk\tfinance\tdisabled" in listed
+    assert sign_in(client, "clerk", "another-long-password").status_code == 401
+    assert run("enable", "clerk").exit_code == 0
+    assert sign_in(client, "clerk", "another-long-password").status_code == 302
+    assert run("role", "nobody", "owner").exit_code != 0
