@@ -271,7 +271,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="and where the what-if's time goes (cProfile)"
     )
+    parser.add_argument(
+        "--whatif-only",
+        action="store_true",
+        help="only the what-if, over 100,000 orders among 200,000 distributors (a quick loop)",
+    )
     args = parser.parse_args(argv)
+    if args.whatif_only:
+        return whatif_only(args.profile)
     scale = 0.05 if args.quick else 1.0
     n = int(1_000_000 * scale)
 
@@ -293,13 +300,55 @@ def main(argv: list[str] | None = None) -> int:
         return run(env, recent.orders, args.profile)
 
 
+def whatif_only(profile: bool) -> int:
+    with bench_database("fx-bench-whatif-") as env:
+        seed(env.url, distributors=200_000, orders=0, analyze=False)
+        recent = add_orders(env.url, 100_000, 1, created_days_ago=(29.0, 11.0), analyze=False)
+        vacuum_analyze(env.url)
+        with env.app.app_context():
+            median, orders = time_whatif(profile)
+        print(f"what-if over {orders:,} paid orders: median {median:.2f} s of 3")
+        return 0 if median <= GOAL_WHATIF_S and orders == recent.orders else 1
+
+
+def time_whatif(profile: bool) -> tuple[float, int]:
+    """(the median of three what-ifs, in seconds; how many orders each covered), with a rule
+    that differs from the one in force."""
+    from models import db
+    from models.commission import Rule
+    from services import console_settings
+    from services.rules import active_rule
+
+    rule = active_rule()
+    trial = Rule(
+        version=rule.version + 1,
+        levels=2,
+        rates_bps=(1200, 600, 0),
+        max_share_bps=rule.max_share_bps,
+        self_purchase=rule.self_purchase,
+        freeze_days=rule.freeze_days,
+    )
+    seconds = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        result = console_settings.whatif(trial)
+        seconds.append(time.perf_counter() - t0)
+    if profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(console_settings.whatif, trial)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+    db.session.remove()
+    return statistics.median(seconds), result.orders
+
+
 def run(env, recent_orders: int, profile: bool = False) -> int:
     from sqlalchemy import text
 
     from models import db
-    from models.commission import Rule
-    from services import console_settings, staff
-    from services.rules import active_rule
+    from services import staff
     from tests.support.console import PASSWORD
 
     app = env.app
@@ -337,28 +386,9 @@ def run(env, recent_orders: int, profile: bool = False) -> int:
                 db.session.rollback()
                 timings[name].append(time_get(client, url))
 
-        rule = active_rule()
-        trial = Rule(
-            version=rule.version + 1,
-            levels=2,
-            rates_bps=(1200, 600, 0),
-            max_share_bps=rule.max_share_bps,
-            self_purchase=rule.self_purchase,
-            freeze_days=rule.freeze_days,
-        )
-        whatif_s = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            result = console_settings.whatif(trial)
-            whatif_s.append(time.perf_counter() - t0)
-        if profile:
-            import cProfile
-            import pstats
-
-            profiler = cProfile.Profile()
-            profiler.runcall(console_settings.whatif, trial)
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
         db.session.remove()
+    with app.app_context():
+        whatif_median, whatif_orders = time_whatif(profile)
 
     base_ms = statistics.median(baseline)
     print(f"baseline: trivial indexed query  median {base_ms:7.3f} ms")
@@ -370,13 +400,11 @@ def run(env, recent_orders: int, profile: bool = False) -> int:
             f"({median / base_ms:,.0f}x the trivial query)"
         )
         checks.append((f"{line}  <= {GOAL_PAGE_MS:.0f} ms", median <= GOAL_PAGE_MS))
-    whatif_median = statistics.median(whatif_s)
     checks.append(
         (
-            f"what-if over {result.orders:,} paid orders (of {recent_orders:,} in the window): "
-            f"median {whatif_median:.2f} s of 3 (fastest {min(whatif_s):.2f} s)"
-            f"  <= {GOAL_WHATIF_S:.0f} s",
-            whatif_median <= GOAL_WHATIF_S and result.orders == recent_orders,
+            f"what-if over {whatif_orders:,} paid orders (of {recent_orders:,} in the window): "
+            f"median {whatif_median:.2f} s of 3  <= {GOAL_WHATIF_S:.0f} s",
+            whatif_median <= GOAL_WHATIF_S and whatif_orders == recent_orders,
         )
     )
     for line, ok in checks:
