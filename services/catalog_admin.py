@@ -19,7 +19,7 @@ from datetime import datetime
 
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from infra.db import for_update, unit_of_work
@@ -513,7 +513,11 @@ def _list_query(filters: Filters, sort_column):
         on_sale_prices.with_only_columns(func.min(Sku.price_fen)).scalar_subquery().label("lo"),
         on_sale_prices.with_only_columns(func.max(Sku.price_fen)).scalar_subquery().label("hi"),
         _stock_total().label("stock"),
-        low.label("low"),
+        # Per row through the SKUs' own index (a correlated minimum), not the EXISTS, which
+        # PostgreSQL would plan as a scan of every SKU hashed once per page.
+        (
+            on_sale_prices.with_only_columns(func.min(Sku.stock)).scalar_subquery() <= LOW_STOCK
+        ).label("low"),
         Product.sales_count,
         Product.created_at,
         sort_column.label("sort_key"),
@@ -533,10 +537,9 @@ def _list_query(filters: Filters, sort_column):
 
 
 def _after(column, descending: bool, key: tuple):
-    value, product_id = key
-    if descending:
-        return or_(column < value, and_(column == value, Product.id < product_id))
-    return or_(column > value, and_(column == value, Product.id > product_id))
+    """Past the cursor's row, as a row-value comparison (services.paging._after says why)."""
+    row, past = tuple_(column, Product.id), tuple_(*key)
+    return row < past if descending else row > past
 
 
 def _key(sort: str, key: list) -> tuple:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from flask import current_app
-from sqlalchemy import and_, or_
+from sqlalchemy import tuple_
 
 from models import db
 from models.errors import InvalidCursor
@@ -112,13 +112,13 @@ def keyset_page(
 
 
 def _after(columns, values, descending: bool):
-    """Rows past (values) in the (columns) order: a row-value comparison spelled out, which
-    both SQLite and PostgreSQL plan as an index range."""
-    first = (lambda c, v: c < v) if descending else (lambda c, v: c > v)
+    """Rows past (values) in the (columns) order, as a row-value comparison: (a, b) < (x, y).
+    Both PostgreSQL and SQLite (3.15 on) read it as one range of an index on (a, b), where the
+    spelled-out `a < x OR (a = x AND b < y)` makes PostgreSQL filter the index from its start."""
     if len(columns) == 1:
-        return first(columns[0], values[0])
-    (sort, ident), (sort_v, ident_v) = columns, values
-    return or_(first(sort, sort_v), and_(sort == sort_v, first(ident, ident_v)))
+        return columns[0] < values[0] if descending else columns[0] > values[0]
+    row, past = tuple_(*columns), tuple_(*values)
+    return row < past if descending else row > past
 
 
 def _json_value(value):
