@@ -378,7 +378,7 @@ def product(product_id: int) -> Product | None:
 class CategoryRow:
     id: int
     name: str
-    products: int
+    products: int | None  # None where not counted (a filter's or a form's choices)
 
 
 def category_rows() -> list[CategoryRow]:
@@ -390,6 +390,15 @@ def category_rows() -> list[CategoryRow]:
         select(Category.id, Category.name, count).order_by(Category.sort, Category.id)
     )
     return [CategoryRow(*row) for row in rows]
+
+
+def category_choices() -> list[CategoryRow]:
+    """Every category, in the shop's order, without counting its products (a count per
+    category is a scan of the products: the categories page alone shows it)."""
+    rows = db.session.execute(
+        select(Category.id, Category.name).order_by(Category.sort, Category.id)
+    )
+    return [CategoryRow(category_id, name, None) for category_id, name in rows]
 
 
 def add_category(name: str) -> int:

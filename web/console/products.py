@@ -70,7 +70,7 @@ def products():
         filters=filters,
         sort=sort,
         sorts=catalog_admin.SORTS,
-        categories=catalog_admin.category_rows(),
+        categories=catalog_admin.category_choices(),
         low_stock=LOW_STOCK,
         nav="products",
     )
@@ -296,7 +296,7 @@ def _form_page(form: ProductForm, product=None, status: int = 200):
             "console/products/form.html",
             form=form,
             product=product,
-            categories=catalog_admin.category_rows(),
+            categories=catalog_admin.category_choices(),
             max_photos=MAX_PHOTOS,
             nav="products",
         ),
@@ -483,7 +483,7 @@ def category_create():
     if request.headers.get("HX-Request"):
         return render_template(
             "console/products/_category_field.html",
-            categories=catalog_admin.category_rows(),
+            categories=catalog_admin.category_choices(),
             chosen=new_id if new_id is not None else _chosen_category(),
             category_error=error,
         )
