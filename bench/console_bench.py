@@ -93,7 +93,7 @@ LISTS = (
     ),
     ListPage(
         "refunds (all)",
-        "/console/refunds?status=",
+        "/console/refunds?status=all",
         "SELECT id FROM refund_requests ORDER BY id DESC OFFSET %(n)s LIMIT 1",
     ),
     ListPage(

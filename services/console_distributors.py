@@ -54,20 +54,24 @@ def applications_query():
     return _with_people(select(Distributor).where(Distributor.status == "pending"))
 
 
-def applications(cursor: str | None = None, limit: int = 50) -> Page[Distributor]:
+def applications(
+    cursor: str | None = None, limit: int = 50, newest_first: bool = False
+) -> Page[Distributor]:
     return keyset_page(
         applications_query(),
         Distributor.id,
         cursor,
         limit,
         sort_column=Distributor.applied_at,
-        descending=False,
-        kind="console:applications",
+        descending=newest_first,
+        kind=f"console:applications:{newest_first}",
     )
 
 
-def all_applications() -> Iterator[Distributor]:
-    return _stream(applications_query().order_by(Distributor.applied_at, Distributor.id))
+def all_applications(newest_first: bool = False) -> Iterator[Distributor]:
+    order = (Distributor.applied_at, Distributor.id)
+    order = tuple(c.desc() for c in order) if newest_first else order
+    return _stream(applications_query().order_by(*order))
 
 
 # -- the search -----------------------------------------------------------------------------------

@@ -478,10 +478,16 @@ class RequestPage:
 
 
 def list_requests(
-    status: str | None = "requested", order_no: str | None = None, cursor=None, limit: int = 50
+    status: str | None = "requested",
+    order_no: str | None = None,
+    cursor=None,
+    limit: int = 50,
+    newest_first: bool | None = None,
 ) -> RequestPage:
-    """Refund requests in one state (or all), a keyset page at a time: waiting ones oldest
-    first (first asked, first answered), the others newest first."""
+    """Refund requests in one state (or all), a keyset page at a time: unless told otherwise,
+    waiting ones oldest first (first asked, first answered), the others newest first."""
+    if newest_first is None:
+        newest_first = status != "requested"
     query = select(RefundRequest)
     if status:
         query = query.where(RefundRequest.status == status)
@@ -490,7 +496,14 @@ def list_requests(
             RefundRequest.order_id
             == select(Order.id).where(Order.order_no == order_no).scalar_subquery()
         )
-    page = keyset_page(query, RefundRequest.id, cursor, limit, descending=status != "requested")
+    page = keyset_page(
+        query,
+        RefundRequest.id,
+        cursor,
+        limit,
+        descending=newest_first,
+        kind=f"console:refunds:{newest_first}",
+    )
     order_ids = {r.order_id for r in page.items}
     line_ids = {r.order_line_id for r in page.items}
     orders = {
@@ -508,10 +521,12 @@ def list_requests(
     return RequestPage(page, orders, lines)
 
 
-def export_requests(status: str | None, order_no: str | None) -> Iterator[RequestPage]:
+def export_requests(
+    status: str | None, order_no: str | None, newest_first: bool | None = None
+) -> Iterator[RequestPage]:
     cursor = None
     while True:
-        found = list_requests(status, order_no, cursor, EXPORT_PAGE)
+        found = list_requests(status, order_no, cursor, EXPORT_PAGE, newest_first)
         yield found
         cursor = found.page.next_cursor
         if cursor is None:

@@ -489,10 +489,19 @@ def material_page(
     product_id: int | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    newest_first: bool = True,
 ) -> Page[PromoMaterial]:
-    """Material, newest publish time first; published or scheduled; about one product."""
+    """Material by publish time, newest (or oldest) first; published or scheduled; about one
+    product."""
     query = _material_query(state, product_id, now())
-    return keyset_page(query, PromoMaterial.id, cursor, limit, sort_column=PromoMaterial.publish_at)
+    return keyset_page(
+        query,
+        PromoMaterial.id,
+        cursor,
+        limit,
+        sort_column=PromoMaterial.publish_at,
+        descending=newest_first,
+    )
 
 
 def _material_query(state: str | None, product_id: int | None, at: datetime):
@@ -506,10 +515,12 @@ def _material_query(state: str | None, product_id: int | None, at: datetime):
     return query
 
 
-def all_material(state: str | None = None, product_id: int | None = None) -> Iterator:
+def all_material(
+    state: str | None = None, product_id: int | None = None, newest_first: bool = True
+) -> Iterator:
     cursor = None
     while True:
-        page = material_page(state, product_id, cursor, limit=200)
+        page = material_page(state, product_id, cursor, limit=200, newest_first=newest_first)
         counts = image_counts([m.id for m in page.items])
         for item in page.items:
             yield item, counts.get(item.id, 0)

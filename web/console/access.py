@@ -15,7 +15,17 @@ import functools
 import time
 from collections.abc import Callable
 
-from flask import Blueprint, Flask, current_app, flash, redirect, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext
 from flask_login import LoginManager, UserMixin, current_user, logout_user
 from werkzeug.exceptions import Forbidden
@@ -138,3 +148,11 @@ def security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+def list_order(default: str) -> str:
+    """`?order=newest|oldest` of a list (`default` when absent); 400 for anything else."""
+    order = request.args.get("order") or default
+    if order not in ("newest", "oldest"):
+        abort(400)
+    return order

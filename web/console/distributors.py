@@ -24,7 +24,7 @@ from models.upline_change import UplineRefused
 from services import console_distributors as cd
 from services import distributors as engine
 from texts import console_distributors as words
-from web.console.access import area, audited, bp
+from web.console.access import area, audited, bp, list_order
 from web.console.export import csv_response
 from web.params import query_id
 
@@ -45,6 +45,7 @@ def _time(at) -> str:
 @bp.get("/applications", endpoint="applications")
 @area(AREA)
 def application_queue():
+    order = list_order("oldest")
     if request.args.get("format") == "csv":
         header = [
             gettext("编号"),
@@ -55,15 +56,19 @@ def application_queue():
         ]
         rows = (
             [d.id, d.user.nickname, d.user.openid, d.code, _time(d.applied_at)]
-            for d in cd.all_applications()
+            for d in cd.all_applications(order == "newest")
         )
         return csv_response("applications", header, rows)
     try:
-        page = cd.applications(_cursor())
+        page = cd.applications(_cursor(), newest_first=order == "newest")
     except InvalidCursor:
         abort(400)
     return render_template(
-        "console/distributors/applications.html", page=page, max_batch=MAX_BATCH, nav=AREA
+        "console/distributors/applications.html",
+        page=page,
+        max_batch=MAX_BATCH,
+        order=order,
+        nav=AREA,
     )
 
 

@@ -16,7 +16,7 @@ from models.material import MAX_IMAGES
 from services import console_promo as promo
 from services.material import material_or_404
 from texts import console_promo as words
-from web.console.access import area, audited, bp
+from web.console.access import area, audited, bp, list_order
 from web.console.export import csv_response
 from web.params import query_id
 
@@ -31,10 +31,12 @@ def material():
     if state is not None and state not in promo.MATERIAL_STATES:
         abort(400)
     product_id = query_id("product")
+    order = list_order("newest")
     if request.args.get("format") == "csv":
-        return _material_csv(state, product_id)
+        return _material_csv(state, product_id, order == "newest")
     try:
-        page = promo.material_page(state, product_id, request.args.get("cursor") or None)
+        cursor = request.args.get("cursor") or None
+        page = promo.material_page(state, product_id, cursor, newest_first=order == "newest")
     except InvalidCursor:
         abort(400)
     ids = [item.id for item in page.items]
@@ -42,7 +44,7 @@ def material():
         "console/material/list.html",
         page=page,
         images=promo.image_ids(ids),
-        filters={"state": state, "product": product_id},
+        filters={"state": state, "product": product_id, "order": order},
         states=promo.MATERIAL_STATES,
         state_name=words.material_state,
         at=now(),
@@ -50,7 +52,7 @@ def material():
     )
 
 
-def _material_csv(state: str | None, product_id: int | None):
+def _material_csv(state: str | None, product_id: int | None, newest_first: bool = True):
     header = [
         gettext("编号"),
         gettext("发布时间"),
@@ -62,7 +64,7 @@ def _material_csv(state: str | None, product_id: int | None):
     at = now()
 
     def rows():
-        for item, count in promo.all_material(state, product_id):
+        for item, count in promo.all_material(state, product_id, newest_first):
             yield [
                 item.id,
                 promo.china_input(item.publish_at).replace("T", " "),

@@ -17,7 +17,7 @@ from services import console_orders, refund_requests
 from services.console_orders import OrderFilter
 from texts import console_orders as words
 from texts.messages import _
-from web.console.access import area, audited, bp
+from web.console.access import area, audited, bp, list_order
 from web.console.export import csv_response
 
 LIST_LIMIT = 50
@@ -248,11 +248,14 @@ def refunds():
     if status and status not in console_orders.REQUEST_STATUSES:
         abort(400)
     order_no = _text(request.args, "order_no").upper()[:32] or None
+    order = list_order("oldest" if status == "requested" else "newest")
+    newest = order == "newest"
     try:
         if request.args.get("format") == "csv":
-            return csv_response("refunds", _request_header(), _request_rows(status, order_no))
+            rows = _request_rows(status, order_no, newest)
+            return csv_response("refunds", _request_header(), rows)
         found = console_orders.list_requests(
-            status, order_no, request.args.get("cursor") or None, LIST_LIMIT
+            status, order_no, request.args.get("cursor") or None, LIST_LIMIT, newest
         )
     except InvalidCursor:
         abort(400)
@@ -261,6 +264,7 @@ def refunds():
         found=found,
         status=status or "all",
         order_no=order_no or "",
+        order=order,
         statuses=console_orders.REQUEST_STATUSES,
         words=words,
         nav="refunds",
@@ -282,8 +286,8 @@ def _request_header() -> list[str]:
     ]
 
 
-def _request_rows(status, order_no):
-    for found in console_orders.export_requests(status, order_no):
+def _request_rows(status, order_no, newest_first: bool | None = None):
+    for found in console_orders.export_requests(status, order_no, newest_first):
         for r in found.page.items:
             order_no_, buyer = found.orders.get(r.order_id, ("", ""))
             yield [
