@@ -274,11 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--whatif-only",
         action="store_true",
-        help="only the what-if, over 100,000 orders among 200,000 distributors (a quick loop)",
+        help="only the what-if, over 100,000 orders among 200,000 distributors (a quick loop; "
+        "with --full, among the full seed's distributors and orders)",
     )
+    parser.add_argument("--full", action="store_true", help="with --whatif-only: full scale")
     args = parser.parse_args(argv)
     if args.whatif_only:
-        return whatif_only(args.profile)
+        return whatif_only(args.profile, args.full)
     scale = 0.05 if args.quick else 1.0
     n = int(1_000_000 * scale)
 
@@ -300,9 +302,11 @@ def main(argv: list[str] | None = None) -> int:
         return run(env, recent.orders, args.profile)
 
 
-def whatif_only(profile: bool) -> int:
+def whatif_only(profile: bool, full: bool = False) -> int:
     with bench_database("fx-bench-whatif-") as env:
-        seed(env.url, distributors=200_000, orders=0, analyze=False)
+        seed(env.url, distributors=1_000_000 if full else 200_000, orders=0, analyze=False)
+        if full:
+            add_orders(env.url, 900_000, 1, created_days_ago=(400.0, 31.0), analyze=False)
         recent = add_orders(env.url, 100_000, 1, created_days_ago=(29.0, 11.0), analyze=False)
         vacuum_analyze(env.url)
         with env.app.app_context():

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, String, any_, bindparam, cast, func, literal, select
+from sqlalchemy import BigInteger, String, any_, bindparam, cast, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from infra.clock import now
@@ -124,27 +124,25 @@ def _line_cases(since: datetime, at: datetime) -> tuple[int, list[LineCase]]:
     if not rows:
         return 0, []
     product_overrides, sku_overrides = _overrides()
-    chains = {text: _chain_ids(text) for text in {row[1] for row in rows}}
-    standing = _standing({i for chain in chains.values() for i in chain})
+    weighed = _weigh_chains({row[1] for row in rows})
     alike: Counter = Counter()
     orders = set()
     for order_id, chain_text, buyer, paid, product_id, sku_id, quantity, paid_fen in rows:
-        chain = chains[chain_text]
         orders.add(order_id)
+        ids, weights = weighed[chain_text]
+        at = ids.index(buyer) if buyer is not None and buyer in ids else -1
         override = sku_overrides.get(sku_id) or product_overrides.get(product_id)
         multiplier = campaign_multiplier(campaigns, product_id, paid) if campaigns else BPS
-        members = tuple((*standing[i], i == buyer) for i in (chain or ()) if i in standing)
-        alike[(members, product_id, quantity, paid_fen, override, multiplier)] += 1
+        alike[(weights, at, product_id, quantity, paid_fen, override, multiplier)] += 1
     cases = []
-    for (members, product_id, quantity, paid_fen, override, multiplier), n in alike.items():
+    for (weights, at, product_id, quantity, paid_fen, override, multiplier), n in alike.items():
         # Stand-in ids: the buyer is 0 (and passed as the buyer), the others are told apart.
         chain = [
-            Beneficiary(0 if is_buyer else -level, rates, active)
-            for level, (rates, active, is_buyer) in enumerate(members, start=1)
+            Beneficiary(0 if k == at else -(k + 1), rates, active)
+            for k, (rates, active) in enumerate(weights)
         ]
-        buyer = 0 if any(m[2] for m in members) else None
         line = Line(0, product_id, quantity, paid_fen, override, multiplier)
-        cases.append(LineCase(line, chain, buyer, n))
+        cases.append(LineCase(line, chain, 0 if at >= 0 else None, n))
     return len(orders), cases
 
 
@@ -156,12 +154,41 @@ def _chain_ids(text: str | None) -> tuple[int, ...]:
     return tuple(int(part) for part in inner.split(","))
 
 
-def _standing(ids: set[int]) -> dict[int, tuple]:
-    """Each distributor of the chains as the engine weighs them: (their tier's rates, or None
-    where the tier has none; active or not). One query per batch of ids: an array on
-    PostgreSQL, IN (...) on SQLite, whose bound parameters are limited."""
+def _weigh_chains(texts: set[str | None]) -> dict[str | None, tuple[tuple, tuple]]:
+    """Each stored chain -> (its members' ids, and how the engine weighs each: their tier's
+    rates or None, active or not), level 1 first. As the engine does, an id that is nobody's
+    is left out and the levels close up."""
+    chains = {text: _chain_ids(text) for text in texts}
+    standing, default = _standing({i for ids in chains.values() for i in ids})
+    weighed = {}
+    for text, ids in chains.items():
+        kept = [(i, standing.get(i, default)) for i in ids]
+        kept = [(i, weight) for i, weight in kept if weight is not None]
+        weighed[text] = (tuple(i for i, _w in kept), tuple(w for _i, w in kept))
+    return weighed
+
+
+def _standing(ids: set[int]) -> tuple[dict[int, tuple], tuple | None]:
+    """({id: (their tier's rates, or None where the tier has none; active or not)}, the weight
+    of an id not in it).
+
+    Most people are active in a tier without rates of its own. When the chains name many
+    people and those who are not are fewer, only they are read (one scan), and everyone else
+    weighs as the default; otherwise each id is read, a batch per query (an array on
+    PostgreSQL, IN (...) on SQLite, whose bound parameters are limited), and an id that is
+    nobody's weighs None."""
     tiers = {t.id: t.rates_bps for t in db.session.scalars(select(Tier))}
-    tiers = {k: (None if rates == (None, None, None) else rates) for k, rates in tiers.items()}
+    rated = {k: rates for k, rates in tiers.items() if rates != (None, None, None)}
+    columns = select(Distributor.id, Distributor.status, Distributor.tier_id)
+    if len(ids) > _ID_BATCH:
+        unusual = or_(Distributor.status != "active", Distributor.tier_id.in_(list(rated) or [-1]))
+        count = db.session.scalar(select(func.count()).select_from(Distributor).where(unusual))
+        if count < len(ids) // 2:
+            found = {
+                d_id: (rated.get(tier_id), status == "active")
+                for d_id, status, tier_id in db.session.execute(columns.where(unusual))
+            }
+            return found, (None, True)
     found: dict[int, tuple] = {}
     ordered = sorted(ids)
     batch_size = _ID_BATCH * 20 if is_postgres() else _ID_BATCH
@@ -172,11 +199,9 @@ def _standing(ids: set[int]) -> dict[int, tuple]:
             if is_postgres()
             else Distributor.id.in_(batch)
         )
-        for d_id, status, tier_id in db.session.execute(
-            select(Distributor.id, Distributor.status, Distributor.tier_id).where(where)
-        ):
-            found[d_id] = (tiers.get(tier_id), status == "active")
-    return found
+        for d_id, status, tier_id in db.session.execute(columns.where(where)):
+            found[d_id] = (rated.get(tier_id), status == "active")
+    return found, None
 
 
 def _overrides() -> tuple[dict[int, ProductCommission], dict[int, ProductCommission]]:

@@ -69,7 +69,12 @@ def shop_the_window(self_purchase: bool) -> None:
 
 
 @pytest.mark.parametrize("self_purchase", [False, True])
-def test_under_the_rule_in_force_the_what_if_is_what_the_engine_recorded(ctx, self_purchase):
+@pytest.mark.parametrize("reading", ["each id", "the unusual only"])
+def test_under_the_rule_in_force_the_what_if_is_what_the_engine_recorded(
+    ctx, monkeypatch, self_purchase, reading
+):
+    if reading == "the unusual only":  # as with many people: read only who is not the default
+        monkeypatch.setattr(console_settings, "_ID_BATCH", 1)
     shop_the_window(self_purchase)
     result = console_settings.whatif(active_rule())
     assert result.orders == 6
