@@ -51,7 +51,7 @@ def shop_the_window(self_purchase: bool) -> None:
         )
     )
     db.session.commit()
-    top, middle, bottom = make_chain(3)
+    _top, middle, bottom = make_chain(3)
     set_tier(middle, gold)
     # A second team whose top is frozen before anything is bought (the what-if weighs people
     # as they stand now, so a freeze between the orders would rightly change its figure).
