@@ -308,6 +308,10 @@ def whatif_only(profile: bool, full: bool = False) -> int:
         if full:
             add_orders(env.url, 900_000, 1, created_days_ago=(400.0, 31.0), analyze=False)
         recent = add_orders(env.url, 100_000, 1, created_days_ago=(29.0, 11.0), analyze=False)
+        if full:  # as the whole run has them: every twentieth distributor applying
+            with connect(env.url) as conn:
+                conn.execute("UPDATE distributors SET status = 'pending' WHERE id % 20 = 0")
+                conn.commit()
         vacuum_analyze(env.url)
         with env.app.app_context():
             median, orders = time_whatif(profile)

@@ -160,9 +160,14 @@ def _weigh_chains(texts: set[str | None]) -> dict[str | None, tuple[tuple, tuple
     is left out and the levels close up."""
     chains = {text: _chain_ids(text) for text in texts}
     standing, default = _standing({i for ids in chains.values() for i in ids})
+    weigh = standing.get
+    if default is not None:  # everyone not read weighs as the default: nobody is left out
+        return {
+            text: (ids, tuple([weigh(i, default) for i in ids])) for text, ids in chains.items()
+        }
     weighed = {}
     for text, ids in chains.items():
-        kept = [(i, standing.get(i, default)) for i in ids]
+        kept = [(i, weigh(i)) for i in ids]
         kept = [(i, weight) for i, weight in kept if weight is not None]
         weighed[text] = (tuple(i for i, _w in kept), tuple(w for _i, w in kept))
     return weighed
@@ -182,12 +187,10 @@ def _standing(ids: set[int]) -> tuple[dict[int, tuple], tuple | None]:
     columns = select(Distributor.id, Distributor.status, Distributor.tier_id)
     if len(ids) > _ID_BATCH:
         unusual = or_(Distributor.status != "active", Distributor.tier_id.in_(list(rated) or [-1]))
-        count = db.session.scalar(select(func.count()).select_from(Distributor).where(unusual))
-        if count < len(ids) // 2:
-            found = {
-                d_id: (rated.get(tier_id), status == "active")
-                for d_id, status, tier_id in db.session.execute(columns.where(unusual))
-            }
+        most = len(ids) // 2
+        rows = db.session.execute(columns.where(unusual).limit(most + 1)).all()
+        if len(rows) <= most:
+            found = {d_id: (rated.get(tier), status == "active") for d_id, status, tier in rows}
             return found, (None, True)
     found: dict[int, tuple] = {}
     ordered = sorted(ids)
