@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from web.console import (
+from web.console import (  # noqa: F401 - importing an area registers its routes on bp
     auth,
     coupons,
     distributors,
@@ -23,20 +23,6 @@ from web.console import (
     withdrawals,
 )
 from web.console.access import bp, init_login
-
-AREA_MODULES = (
-    auth,
-    coupons,
-    distributors,
-    home,
-    material,
-    orders,
-    products,
-    reconcile,
-    settings,
-    staff_pages,
-    withdrawals,
-)
 
 
 def init_app(app: Flask) -> None:
