@@ -9,7 +9,6 @@ import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 from flask import current_app, has_app_context
 from sqlalchemy import bindparam, event, func, select, tuple_
@@ -21,9 +20,9 @@ from infra.db import is_postgres
 from models import Category, Distributor, Product, ProductPhoto, Sku, db
 from models.catalog import LOW_STOCK
 from models.commission import Beneficiary, Line, campaign_multiplier, compute_commissions
-from models.errors import InvalidCursor, InvalidQuery
+from models.errors import InvalidQuery
 from models.identifiers import INT_ID_MAX
-from services.paging import Page, decode_cursor, encode_cursor, page_limit
+from services.paging import Page, decode_cursor, encode_cursor, page_limit, sort_key
 from services.rules import active_rule, campaigns_at
 
 __all__ = [
@@ -196,21 +195,7 @@ def _escape_like(text: str) -> str:
 
 def _cursor_key(order: _Order, key: list | None) -> tuple | None:
     """The (sort value, id) a cursor holds, read back to the column's type."""
-    if key is None:
-        return None
-    if len(key) != 2 or not _is_id(key[1]):
-        raise InvalidCursor("not a cursor of this list")
-    value, product_id = key
-    if order.is_time:
-        try:
-            value = datetime.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            value = None
-        if value is None or value.utcoffset() is None:
-            raise InvalidCursor("not a cursor of this list")
-    elif not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidCursor("not a cursor of this list")
-    return value, product_id
+    return None if key is None else sort_key(key, order.is_time)
 
 
 def _after(order: _Order, value, product_id: int):

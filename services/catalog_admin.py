@@ -48,13 +48,13 @@ from models.catalog_rules import (
     resized,
     stock_after,
 )
-from models.errors import InvalidCursor, NotFound, ProductRefused
+from models.errors import NotFound, ProductRefused
 from models.poster_rules import product_link
 from render import compose
 from render.compose import PosterContent
 from render.design import default_design
 from services.catalog import first_photo_ids
-from services.paging import Page, decode_cursor, encode_cursor, page_limit
+from services.paging import Page, decode_cursor, encode_cursor, page_limit, sort_key
 from services.posters import design_of
 from texts import messages
 from texts.console_products import sample_distributor
@@ -552,19 +552,7 @@ def _after(column, descending: bool, key: tuple):
 
 
 def _key(sort: str, key: list) -> tuple:
-    if len(key) != 2 or not isinstance(key[1], int) or isinstance(key[1], bool):
-        raise InvalidCursor("not a cursor of this list")
-    value = key[0]
-    if sort == "newest":
-        try:
-            value = datetime.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            value = None
-        if value is None or value.utcoffset() is None:
-            raise InvalidCursor("not a cursor of this list")
-    elif not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidCursor("not a cursor of this list")
-    return value, key[1]
+    return sort_key(key, is_time=sort == "newest")
 
 
 def _rows(rows) -> list[ProductRow]:

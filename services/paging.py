@@ -143,3 +143,22 @@ def _is_time(column) -> bool:
         return kind.python_type is datetime
     except NotImplementedError:
         return False
+
+
+def sort_key(key: list, is_time: bool) -> tuple:
+    """The (sort value, id) a decoded cursor holds, read back to the column's type: an aware
+    time from its ISO text, or a whole number; InvalidCursor for anything else."""
+    row_id = key[1] if len(key) == 2 else None
+    if not isinstance(row_id, int) or isinstance(row_id, bool) or row_id < 1:
+        raise InvalidCursor("not a cursor of this list")
+    value = key[0]
+    if is_time:
+        try:
+            value = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            value = None
+        if value is None or value.utcoffset() is None:
+            raise InvalidCursor("not a cursor of this list")
+    elif not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidCursor("not a cursor of this list")
+    return value, row_id
