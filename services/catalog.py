@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from flask import current_app, has_app_context
@@ -112,6 +112,14 @@ _ORDERS = {
     "price_desc": _Order(Product.price_fen, True),
     "newest": _Order(Product.created_at, True, is_time=True),
 }
+
+
+def cached_list(key: tuple, render: Callable[[], object]) -> object:
+    """What `render` makes of a keyword-less product list (its JSON, say), kept exactly as long
+    as list_products keeps the page itself: `key` names the list's arguments as the caller got
+    them. The page is cached already; this spares a caller re-making the same answer from it
+    on every request."""
+    return _cache().get(("rendered-list", *key), render)
 
 
 def list_products(

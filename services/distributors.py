@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import func, literal, select, text, update
+from sqlalchemy import bindparam, func, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from infra.clock import now
@@ -68,6 +68,19 @@ def distributor_by_code(code: str) -> Distributor | None:
     if checked is None:
         return None
     return db.session.scalar(select(Distributor).where(Distributor.code == checked))
+
+
+def distributor_key_by_code(code: str) -> tuple[int, str] | None:
+    """(id, code) of the distributor with this code, None for nobody: the two columns a shop
+    link needs, not the whole row (a wide one: its upline chain), as often as links are opened."""
+    checked = parse_code(code)
+    if checked is None:
+        return None
+    row = db.session.execute(_KEY_BY_CODE, {"code": checked}).first()
+    return None if row is None else (row.id, row.code)
+
+
+_KEY_BY_CODE = select(Distributor.id, Distributor.code).where(Distributor.code == bindparam("code"))
 
 
 def entry_tier() -> Tier:

@@ -30,7 +30,7 @@ from infra.jobs import LOW, get_queue
 from infra.redis_client import get_redis
 from models import ShareEvent, db
 from models.posters import SHARE_KINDS
-from services.distributors import distributor_by_code
+from services.distributors import distributor_key_by_code
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +82,11 @@ def link_distributor(code: str) -> tuple[int, str] | None:
     moment = time.monotonic()
     if found is not None and found[0] > moment:
         return found[1]
-    distributor = distributor_by_code(code)
-    if distributor is None:
+    key = distributor_key_by_code(code)
+    if key is None:
         return None  # not remembered: the code may be given to a distributor any moment
     if len(codes) >= _MAX_CODES:
         codes.clear()
-    key = (distributor.id, distributor.code)
     codes[code] = (moment + CODE_TTL, key)
     return key
 

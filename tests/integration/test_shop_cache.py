@@ -59,3 +59,33 @@ def test_edits_to_products_skus_and_photos_are_shown_at_once(ctx):
         db.session.get(Product, tea.id).on_sale = False
     assert catalog.product_view(tea.id) is None
     assert catalog.list_products().items == []
+
+
+def test_the_api_list_answer_is_kept_with_its_page_and_renewed_with_it(ctx, app):
+    tea = make_product(16_800, stock=20, title="普洱")
+    [sku_id] = [s.id for s in tea.skus]
+    db.session.rollback()
+    client = app.test_client()
+
+    def first_card(path: str = "/api/v1/products?limit=20") -> dict:
+        answer = client.get(path)
+        assert answer.status_code == 200 and answer.mimetype == "application/json"
+        return answer.get_json()["items"][0]
+
+    assert first_card() == {
+        "id": tea.id,
+        "title": "普洱",
+        "price_fen": 16_800,
+        "photo_id": None,
+        "sold_out": False,
+        "sales_count": 0,
+    }
+    kept = client.get("/api/v1/products?limit=20").get_data()
+    assert statements(lambda: client.get("/api/v1/products?limit=20")) == 0
+    assert client.get("/api/v1/products?limit=20").get_data() == kept
+    with unit_of_work():
+        orders.take_stock(sku_id, 20)
+    assert first_card()["sold_out"] is True
+    # A keyword search is never kept, and answers the same shape.
+    assert first_card("/api/v1/products?q=普洱")["sold_out"] is True
+    assert statements(lambda: client.get("/api/v1/products?q=普洱")) > 0
