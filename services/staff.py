@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from infra.clock import now
-from infra.db import unit_of_work
+from infra.db import for_update, unit_of_work
 from infra.redis_client import get_redis
 from models import StaffUser, db
 from models.errors import LoginThrottled, StaffRefused
-from models.staff import PASSWORD_MAX, PASSWORD_MIN, ROLES, USERNAME_MAX
+from models.staff import OWNER, PASSWORD_MAX, PASSWORD_MIN, ROLES, USERNAME_MAX
 
 # Made per configuration (STAFF_PASSWORD_HASHING: argon2-cffi's parameters; unset: its
 # defaults), with a hash of a random password so that a missing account costs as much time as
@@ -99,6 +99,8 @@ def set_role(username: str, role: str) -> StaffUser:
     role = check_role(role)
     with unit_of_work():
         user = _by_name(clean_username(username))
+        if role != OWNER:
+            _keep_an_owner(user, "the last owner's role cannot change", "last_owner_role")
         user.role, user.session_token = role, _new_token()
     return user
 
@@ -106,10 +108,27 @@ def set_role(username: str, role: str) -> StaffUser:
 def set_active(username: str, active: bool) -> StaffUser:
     with unit_of_work():
         user = _by_name(clean_username(username))
-        if not active and user.role == "owner" and _active_owners() <= 1:
-            raise StaffRefused("the last owner cannot be disabled", reason="last_owner")
+        if not active:
+            _keep_an_owner(user, "the last owner cannot be disabled", "last_owner")
         user.active, user.session_token = active, _new_token()
     return user
+
+
+def _keep_an_owner(user: StaffUser, refusal: str, reason: str) -> None:
+    """Refuse a change that would leave the console with no active owner. The active owners'
+    rows are locked first, so two owners demoting or disabling each other at once are taken
+    one after the other, and the second sees that the first is no longer an owner."""
+    if user.role != OWNER or not user.active:
+        return
+    owners = db.session.scalars(
+        for_update(
+            select(StaffUser.id)
+            .where(StaffUser.role == OWNER, StaffUser.active.is_(True))
+            .order_by(StaffUser.id)
+        )
+    ).all()
+    if owners == [user.id] or not owners:
+        raise StaffRefused(refusal, reason=reason)
 
 
 def list_users() -> list[StaffUser]:
@@ -184,12 +203,6 @@ def _by_name(name: str) -> StaffUser:
     if user is None:
         raise StaffRefused(f"no account {name}", reason="unknown")
     return user
-
-
-def _active_owners() -> int:
-    return db.session.scalar(
-        select(func.count()).where(StaffUser.role == "owner", StaffUser.active.is_(True))
-    )
 
 
 def _new_token() -> str:

@@ -28,4 +28,6 @@ def staff_refusal(reason: str) -> str:
         return _("该用户名已存在。")
     if reason == "last_owner":
         return _("不能停用最后一位店主。")
+    if reason == "last_owner_role":
+        return _("不能更改最后一位店主的角色：请先把另一位员工设为店主。")
     return _("无法完成该操作。")

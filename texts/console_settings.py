@@ -137,7 +137,3 @@ def staff_disabled(username: str) -> str:
 
 def staff_password_set(username: str) -> str:
     return _("已为 %(name)s 设置新密码，其已登录的会话已失效。", name=username)
-
-
-def last_owner_role() -> str:
-    return _("不能更改最后一位店主的角色：请先把另一位员工设为店主。")

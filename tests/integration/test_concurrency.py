@@ -21,11 +21,12 @@ from models import (
     LedgerTransaction,
     Order,
     Payment,
+    StaffUser,
     Withdrawal,
     db,
 )
-from models.errors import InsufficientBalance, OrderError, OverDailyLimit
-from services import orders, settlement, withdrawals
+from models.errors import InsufficientBalance, OrderError, OverDailyLimit, StaffRefused
+from services import orders, settlement, staff, withdrawals
 from services.ledger import balances, reconcile
 from tests.conftest import test_config
 from tests.factories import (
@@ -36,6 +37,7 @@ from tests.factories import (
     mature,
     set_policy,
 )
+from tests.support.console import make_staff
 from tests.support.ledger_checks import assert_each_commission_settled_once
 from web import create_app
 
@@ -276,3 +278,31 @@ def test_settlement_batches_on_the_same_accounts_do_not_deadlock(threaded_app):
         raise error
     assert sum(results) == total
     assert_settled_exactly_once(total)
+
+
+def test_two_owners_demoting_and_disabling_each_other_at_once_leave_one_owner(threaded_app):
+    make_staff("owner", "ann")
+    make_staff("owner", "bob")
+    db.session.commit()
+    # Each change holds its transaction open a moment before committing, so both read the
+    # owners before either commits unless the owners' rows are locked first.
+    event.listen(Session, "before_commit", hold_open)
+    try:
+        results = run_concurrently(
+            threaded_app,
+            lambda change: change(),
+            [
+                (lambda: staff.set_role("ann", "operator"),),
+                (lambda: staff.set_active("bob", False),),
+            ],
+        )
+    finally:
+        event.remove(Session, "before_commit", hold_open)
+
+    assert unexpected(results, StaffRefused) == []
+    assert sum(isinstance(r, StaffRefused) for r in results) == 1, results
+    db.session.expire_all()
+    owners = db.session.scalars(
+        select(StaffUser.username).where(StaffUser.role == "owner", StaffUser.active.is_(True))
+    ).all()
+    assert len(owners) == 1

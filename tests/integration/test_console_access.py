@@ -321,6 +321,8 @@ def test_the_cli_changes_roles_passwords_and_who_may_sign_in(app, client):
     assert run("role", "clerk", "finance").exit_code == 0
     assert run("password", "clerk", "--password", "another-long-password").exit_code == 0
     assert run("disable", "boss").exit_code != 0  # the last owner
+    demoted = run("role", "boss", "operator")
+    assert demoted.exit_code != 0 and "last owner" in demoted.output
     assert run("disable", "clerk").exit_code == 0
     listed = run("list").output
     assert "boss\towner\tactive" in listed and "clerk\tfinance\tdisabled" in listed

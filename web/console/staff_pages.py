@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from models.errors import StaffRefused
-from models.staff import OWNER, ROLES
+from models.staff import ROLES
 from services import staff
 from texts import console_settings as say
 from texts.console import role_name, staff_refusal
@@ -65,9 +65,6 @@ def staff_add():
 def staff_role(user_id: int):
     user = _user(user_id)
     role = request.form.get("role") or ""
-    if user.role == OWNER and role != OWNER and user.active and _active_owners() <= 1:
-        flash(say.last_owner_role(), "error")
-        return redirect(url_for("console.staff"))
     return _change(
         "staff.role",
         lambda: staff.set_role(user.username, role),
@@ -115,7 +112,3 @@ def _user(user_id: int):
     if found is None:
         abort(404)
     return found
-
-
-def _active_owners() -> int:
-    return sum(1 for u in staff.list_users() if u.role == OWNER and u.active)
