@@ -5,13 +5,16 @@ Reads only."""
 from __future__ import annotations
 
 import functools
+import json
 import time
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from flask import current_app, has_app_context
 from sqlalchemy import bindparam, event, func, select, tuple_
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session as SessionClass
 
@@ -22,6 +25,7 @@ from models.catalog import LOW_STOCK
 from models.commission import Beneficiary, Line, campaign_multiplier, compute_commissions
 from models.errors import InvalidQuery
 from models.identifiers import INT_ID_MAX
+from services.hot_reads import PreparedRead, first_row
 from services.paging import Page, decode_cursor, encode_cursor, page_limit, sort_key
 from services.rules import active_rule, campaigns_at
 
@@ -346,12 +350,33 @@ def _product_statements() -> dict[str, object]:
     }
 
 
+class _ProductRow(NamedTuple):
+    id: int
+    title: str
+    description: str
+    price_fen: int
+    category_id: int | None
+    category_name: str | None
+
+
+@functools.cache
+def _product_read() -> PreparedRead:
+    """The PostgreSQL statement above, prepared once per serving thread's own connection
+    (services.hot_reads: the page's one database round trip, with no plan made per request)."""
+    dialect = postgresql.psycopg.dialect(paramstyle="numeric_dollar")
+    sql = str(_product_statements()["pg"].compile(dialect=dialect))
+    text_ = bytes.decode
+    return PreparedRead(
+        b"fenxiao_product_page", sql, (int, text_, text_, int, int, text_, json.loads, json.loads)
+    )
+
+
 def _read_product_pg(product_id: int):
-    statement = _product_statements()["pg"]
-    row = db.session.execute(statement, {"product_id": product_id}).first()
+    row = first_row(_product_read(), [str(product_id).encode()])
     if row is None:
         return None
-    return row, row.skus or [], row.photo_ids or []
+    *product, skus, photo_ids = row
+    return _ProductRow(*product), skus or [], photo_ids or []
 
 
 def _read_product_lite(product_id: int):

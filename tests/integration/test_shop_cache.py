@@ -4,11 +4,14 @@ taking stock, an edit) is shown at once."""
 
 from __future__ import annotations
 
+import psycopg
+import pytest
 from sqlalchemy import event
 
 from infra.db import unit_of_work
 from models import Product, ProductPhoto, Sku, db
 from services import catalog, orders
+from services.hot_reads import APPLICATION_NAME
 from tests.factories import make_product
 
 
@@ -89,3 +92,25 @@ def test_the_api_list_answer_is_kept_with_its_page_and_renewed_with_it(ctx, app)
     # A keyword search is never kept, and answers the same shape.
     assert first_card("/api/v1/products?q=普洱")["sold_out"] is True
     assert statements(lambda: client.get("/api/v1/products?q=普洱")) > 0
+
+
+def test_on_postgresql_the_product_page_is_one_prepared_read_that_survives_a_dropped_connection(
+    ctx, app
+):
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite reads through the app's session")
+    page_path = f"/shop/products/{make_product(16_800, stock=3, title='普洱').id}"
+    db.session.rollback()
+    client = app.test_client()
+    # Nothing goes through the app's engine (no pool check-out, BEGIN or ROLLBACK).
+    assert statements(lambda: client.get(page_path)) == 0
+    catalog.clear_cache()
+    with psycopg.connect(app.config["DATABASE_URL"], autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = %s",
+            [APPLICATION_NAME],
+        ).fetchone()[0]
+    assert ended >= 1
+    page = client.get(page_path)
+    assert page.status_code == 200 and "普洱" in page.text and "仅剩3件" in page.text
