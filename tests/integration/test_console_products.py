@@ -491,3 +491,29 @@ def test_every_sort_pages_through_every_product_once(ctx, sort):
             break
         cursor = page.next_cursor
     assert sorted(seen) == sorted(ids) and len(seen) == len(ids)
+
+
+@pytest.mark.parametrize("forged", ["٣", "-1", "9" * 12, "abc", "1\x00"])
+def test_a_forged_stock_seen_is_refused_in_words_and_changes_nothing(app, operator, forged):
+    answer = create(operator)
+    product_id = int(answer.location.rsplit("/", 1)[1])
+    with app.app_context():
+        product = db.session.get(Product, product_id)
+        form = edit_form(product)
+        red_id = product.skus[0].id
+        stocks = {s.id: s.stock for s in product.skus}
+    removed = {**form, f"sku-s{red_id}-remove": "1", f"sku-s{red_id}-stock_seen": forged}
+    kept = {**form, f"sku-s{red_id}-stock_seen": forged, f"sku-s{red_id}-stock": "7"}
+    for fields in (removed, kept):
+        answer = post(operator, f"/console/products/{product_id}", fields)
+        assert answer.status_code in (200, 302, 400), answer.status_code
+    single = post(
+        operator,
+        f"/console/products/{product_id}/skus/{red_id}/stock",
+        {"stock_seen": forged, "stock": "7"},
+    )
+    assert single.status_code in (302, 400), single.status_code
+    with app.app_context():
+        product = db.session.get(Product, product_id)
+        assert {s.id: s.stock for s in product.skus} == stocks
+        assert all(s.on_sale for s in product.skus)

@@ -260,11 +260,10 @@ def _read_row(key: str, form: ProductForm) -> SkuInput | None:
         commission=f.getlist(f"sku-{key}-commission") or ["", "", ""],
     )
     form.rows.append(row)
-    if row.remove:
-        seen = stock_count(row.stock_seen) if row.stock_seen.isdigit() else None
-        return SkuInput(sku_id, parse_spec(""), 1, 0, False, commission("", []), seen, True)
     try:
         seen = stock_count(row.stock_seen) if sku_id is not None and row.stock_seen else None
+        if row.remove:
+            return SkuInput(sku_id, parse_spec(""), 1, 0, False, commission("", []), seen, True)
         return SkuInput(
             sku_id,
             parse_spec(row.spec),
