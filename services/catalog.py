@@ -10,7 +10,6 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from flask import current_app, has_app_context
 from sqlalchemy import bindparam, event, func, select, tuple_
@@ -294,13 +293,9 @@ def _read_product_view(product_id: int) -> ProductView | None:
             values = options.setdefault(name, [])
             if value not in values:
                 values.append(value)
+    # (id, title, description, price_fen, category_id, category_name), in the statements' order
     return ProductView(
-        id=product.id,
-        title=product.title,
-        description=product.description,
-        price_fen=product.price_fen,
-        category_id=product.category_id,
-        category_name=product.category_name,
+        *product,
         photo_ids=photo_ids,
         skus=skus,
         spec_options=options,
@@ -350,15 +345,6 @@ def _product_statements() -> dict[str, object]:
     }
 
 
-class _ProductRow(NamedTuple):
-    id: int
-    title: str
-    description: str
-    price_fen: int
-    category_id: int | None
-    category_name: str | None
-
-
 @functools.cache
 def _product_read() -> PreparedRead:
     """The PostgreSQL statement above, prepared once per serving thread's own connection
@@ -376,7 +362,7 @@ def _read_product_pg(product_id: int):
     if row is None:
         return None
     *product, skus, photo_ids = row
-    return _ProductRow(*product), skus or [], photo_ids or []
+    return tuple(product), skus or [], photo_ids or []
 
 
 def _read_product_lite(product_id: int):

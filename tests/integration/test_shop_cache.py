@@ -4,15 +4,14 @@ taking stock, an edit) is shown at once."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 from sqlalchemy import event
 
 from infra.db import unit_of_work
 from models import Product, ProductPhoto, Sku, db
 from services import catalog, orders
-from services.hot_reads import APPLICATION_NAME
 from tests.factories import make_product
+from tests.support.postgres import end_hot_read_connections
 
 
 def statements(run) -> int:
@@ -105,12 +104,6 @@ def test_on_postgresql_the_product_page_is_one_prepared_read_that_survives_a_dro
     # Nothing goes through the app's engine (no pool check-out, BEGIN or ROLLBACK).
     assert statements(lambda: client.get(page_path)) == 0
     catalog.clear_cache()
-    with psycopg.connect(app.config["DATABASE_URL"], autocommit=True) as admin:
-        ended = admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = %s",
-            [APPLICATION_NAME],
-        ).fetchone()[0]
-    assert ended >= 1
+    assert end_hot_read_connections(app.config["DATABASE_URL"]) >= 1
     page = client.get(page_path)
     assert page.status_code == 200 and "普洱" in page.text and "仅剩3件" in page.text

@@ -12,6 +12,7 @@ from infra.redis_client import get_redis
 from services.users import SEEN_QUEUE
 from tests.factories import make_earner, make_paid_order, make_product, make_shopper
 from tests.support import wechat as w
+from tests.support.postgres import end_hot_read_connections
 
 
 def content(data: bytes) -> str:
@@ -129,23 +130,13 @@ def test_a_killed_redis_connection_is_replaced_without_a_busy_answer(app, earner
 def test_a_dropped_database_connection_is_replaced_for_the_next_read(app, earner):
     """On PostgreSQL the sender is read on a connection each serving thread keeps; when the
     server ends it (restart, idle timeout), the read reconnects and runs once more."""
-    import psycopg
-
-    from services.hot_reads import APPLICATION_NAME
-
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         pytest.skip("SQLite reads through the app's session")
     openid, _ = earner
     client = app.test_client()
     url, body = w.plain_request(w.text_xml(openid, "收益", msgid=777301))
     assert "可提现：¥300.00" in content(client.post(url, data=body).data)
-    with psycopg.connect(app.config["DATABASE_URL"], autocommit=True) as admin:
-        ended = admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = %s",
-            [APPLICATION_NAME],
-        ).fetchone()[0]
-    assert ended >= 1
+    assert end_hot_read_connections(app.config["DATABASE_URL"]) >= 1
     url, body = w.plain_request(w.text_xml(openid, "收益", msgid=777302))
     answer = content(client.post(url, data=body).data)
     assert "可提现：¥300.00" in answer, answer

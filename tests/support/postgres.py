@@ -12,7 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import psycopg
+
 from infra.procutil import free_port
+from services.hot_reads import APPLICATION_NAME
 
 
 class PostgresNotFound(RuntimeError):
@@ -113,3 +116,14 @@ class PostgresServer:
                 break
             time.sleep(0.1)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def end_hot_read_connections(database_url: str) -> int:
+    """End the serving threads' own read connections (services.hot_reads), as a server restart
+    or an idle timeout would; returns how many were ended."""
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        return admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = %s",
+            [APPLICATION_NAME],
+        ).fetchone()[0]
