@@ -19,55 +19,34 @@ from datetime import date, datetime
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session
 
+import models
 from infra.clock import now
-from models import (
-    AuditEntry,
-    Binding,
-    Category,
-    CommissionCampaign,
-    Coupon,
-    Distributor,
-    Merchant,
-    Order,
-    OrderLine,
-    PosterTemplate,
-    Product,
-    ProductPhoto,
-    PromoImage,
-    PromoMaterial,
-    RefundRequest,
-    RuleSet,
-    Sku,
-    StaffUser,
-    Tier,
-    Withdrawal,
-    db,
-)
+from models import AuditEntry, db
 from models.errors import AuditImmutable
 from services.paging import Page, keyset_page
 
 # What touches money, rules, people or stock. Ledger rows are not listed: they are written by
 # the services the audited actions call, and carry their own references.
 AUDITED = (
-    Binding,
-    Category,
-    CommissionCampaign,
-    Coupon,
-    Distributor,
-    Merchant,
-    Order,
-    OrderLine,
-    PosterTemplate,
-    Product,
-    ProductPhoto,
-    PromoImage,
-    PromoMaterial,
-    RefundRequest,
-    RuleSet,
-    Sku,
-    StaffUser,
-    Tier,
-    Withdrawal,
+    models.Binding,
+    models.Category,
+    models.CommissionCampaign,
+    models.Coupon,
+    models.Distributor,
+    models.Merchant,
+    models.Order,
+    models.OrderLine,
+    models.PosterTemplate,
+    models.Product,
+    models.ProductPhoto,
+    models.PromoImage,
+    models.PromoMaterial,
+    models.RefundRequest,
+    models.RuleSet,
+    models.Sku,
+    models.StaffUser,
+    models.Tier,
+    models.Withdrawal,
 )
 HIDDEN = frozenset({"password_hash", "session_token"})
 
