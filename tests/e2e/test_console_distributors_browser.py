@@ -11,13 +11,13 @@ import pytest
 from models import db
 from services import distributors
 from tests.factories import make_user, set_policy
-from tests.support.console import PASSWORD, make_staff
+from tests.support.browser import Shots, desktop_page, sign_in
+from tests.support.console import make_staff
 from tests.support.serving import wait_until
 from tests.support.stack import stack_fixture
 
 pytestmark = pytest.mark.slow
 stack = stack_fixture
-DESKTOP = {"width": 1280, "height": 900}
 
 
 @pytest.fixture
@@ -39,14 +39,11 @@ def application(stack):
 def test_the_owner_approves_an_application_and_the_applicant_gets_the_template_message(
     stack, application, chromium, tmp_path
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     distributor_id, code, openid = application
     stack.start_worker()
-    shots = iter(range(1, 100))
-
-    def shot(page, name: str) -> None:
-        page.screenshot(path=str(tmp_path / f"{next(shots):02d}-{name}.png"), full_page=True)
+    shot = Shots(tmp_path)
 
     def approval_templates() -> list[dict]:
         """the approval's template message reached the applicant in the simulator"""
@@ -56,18 +53,10 @@ def test_the_owner_approves_an_application_and_the_applicant_gets_the_template_m
         ]
 
     assert approval_templates() == []
-    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args)
-        context = browser.new_context(locale="zh-CN", viewport=DESKTOP)
-        page = context.new_page()
-
+    with desktop_page(chromium) as page:
         # Signing in leads back to the queue asked for.
         page.goto(f"{stack.app_url}/console/applications")
-        page.fill("#username", "boss")
-        page.fill("#password", PASSWORD)
-        shot(page, "login")
-        page.get_by_role("button", name="登录").click()
+        sign_in(page, "boss", shot=shot)
         row = page.locator(f'[data-testid="application"][data-id="{distributor_id}"]')
         expect(row).to_contain_text("待审核的小美")
         expect(row).to_contain_text(code)
@@ -89,4 +78,3 @@ def test_the_owner_approves_an_application_and_the_applicant_gets_the_template_m
         expect(page.locator('[data-status="active"]').first).to_be_visible()
         expect(page.get_by_test_id("history")).to_contain_text("distributor.approve")
         shot(page, "detail")
-        browser.close()

@@ -9,38 +9,23 @@ from __future__ import annotations
 import pytest
 
 from services.staff import THROTTLE
+from tests.support.browser import Shots, desktop_page, sign_in
 from tests.support.console import PASSWORD, make_staff
 from tests.support.serving import serve
 
 pytestmark = pytest.mark.slow
-DESK = {"width": 1280, "height": 900}
 
 
 def test_wrong_passwords_are_throttled_and_the_right_account_signs_in_and_out(
     app, chromium, tmp_path
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     with app.app_context():
         make_staff("owner", "dianzhu")
         make_staff("finance", "caiwu")
-    shots = iter(range(1, 100))
-
-    def shot(page, name: str) -> None:
-        page.screenshot(path=str(tmp_path / f"{next(shots):02d}-{name}.png"), full_page=True)
-
-    def sign_in(page, username: str, password: str) -> None:
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", password)
-        page.get_by_role("button", name="登录").click()
-
-    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-    with serve(app) as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args)
-        page = browser.new_context(locale="zh-CN", viewport=DESK).new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-
+    shot = Shots(tmp_path)
+    with serve(app) as base, desktop_page(chromium) as page:
         page.goto(f"{base}/console/withdrawals")
         expect(page).to_have_url(f"{base}/console/login?next=/console/withdrawals")
         expect(page.locator(".cx-note")).to_contain_text("请先登录")
@@ -71,5 +56,4 @@ def test_wrong_passwords_are_throttled_and_the_right_account_signs_in_and_out(
         page.goto(f"{base}/console/")
         expect(page).to_have_url(f"{base}/console/login?next=/console/")
         shot(page, "signed-out")
-        browser.close()
-    assert not [e for e in errors if "Content Security Policy" in e], errors
+    assert not [e for e in page.errors if "Content Security Policy" in e], page.errors

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from models import Commission, Order, OrderLine, RefundRequest, db
 from services import checkout, refund_requests
 from tests.factories import make_chain, make_product, make_shopper
+from tests.support.browser import Shots, desktop_page, sign_in
 from tests.support.checkout import add_sku, items, make_address
-from tests.support.console import PASSWORD, make_staff
+from tests.support.console import make_staff
 from tests.support.serving import wait_until
 from tests.support.stack import stack_fixture
 
@@ -61,26 +62,14 @@ def paid_order(stack):
 def test_finance_ships_and_approves_a_partial_refund_seeing_the_reversal_before_and_after(
     stack, paid_order, chromium, tmp_path
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     order_id, order_no, shopper_id = paid_order
     stack.start_worker()
-    shots = iter(range(1, 100))
-
-    def shot(page, name: str) -> None:
-        page.screenshot(path=str(tmp_path / f"{next(shots):02d}-{name}.png"), full_page=True)
-
-    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args)
-        page = browser.new_context(
-            locale="zh-CN", viewport={"width": 1280, "height": 900}
-        ).new_page()
-
+    shot = Shots(tmp_path)
+    with desktop_page(chromium) as page:
         page.goto(f"{stack.app_url}/console/login")
-        page.fill("#username", "cashier")
-        page.fill("#password", PASSWORD)
-        page.get_by_role("button", name="登录").click()
+        sign_in(page, "cashier")
         expect(page.locator("h1")).to_have_text("今天需要处理")
 
         # The order list, then the order: ship it.
@@ -148,7 +137,6 @@ def test_finance_ships_and_approves_a_partial_refund_seeing_the_reversal_before_
         reversed_cells = page.get_by_test_id("commission-level").get_by_test_id("reversed")
         expect(reversed_cells).to_have_text(["¥3.00", "¥1.50"])
         shot(page, "reversal-done")
-        browser.close()
 
     with stack.app.app_context():
         booked = {

@@ -9,39 +9,26 @@ import pytest
 from PIL import Image
 
 from models import Product, db
-from tests.support.console import PASSWORD, make_staff
+from tests.support.browser import Shots, desktop_page, sign_in
+from tests.support.console import make_staff
 from tests.support.serving import serve
 
 pytestmark = pytest.mark.slow
-DESK = {"width": 1280, "height": 900}
 
 
 def test_an_operator_makes_a_product_with_two_skus_and_a_photo_and_the_shop_shows_it(
     app, chromium, tmp_path
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     with app.app_context():
         make_staff("operator", "yunying")
     photo = tmp_path / "shirt.png"
     Image.new("RGB", (1600, 1200), (30, 110, 200)).save(photo)
-    shots = iter(range(1, 100))
-
-    def shot(page, name: str) -> None:
-        page.screenshot(path=str(tmp_path / f"{next(shots):02d}-{name}.png"), full_page=True)
-
-    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-    with serve(app) as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args)
-        page = browser.new_context(locale="zh-CN", viewport=DESK).new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-
+    shot = Shots(tmp_path)
+    with serve(app) as base, desktop_page(chromium) as page:
         page.goto(f"{base}/console/products")
-        page.fill("input[name=username]", "yunying")
-        page.fill("input[name=password]", PASSWORD)
-        shot(page, "login")
-        page.locator("form button[type=submit]").last.click()
+        sign_in(page, "yunying", shot=shot)
         expect(page.locator("h1")).to_contain_text("商品")
         page.get_by_role("link", name="新建商品").click()
 
@@ -82,9 +69,8 @@ def test_an_operator_makes_a_product_with_two_skus_and_a_photo_and_the_shop_show
         page.goto(f"{base}/console/products?low=1")
         expect(page.locator("table.cx-table")).to_contain_text("夏季纯棉T恤")  # 蓝: 3 left
         shot(page, "list-low-stock")
-        browser.close()
 
-    assert not [e for e in errors if "Content Security Policy" in e]
+    assert not [e for e in page.errors if "Content Security Policy" in e]
     with app.app_context():
         product = db.session.get(Product, product_id)
         assert product.price_fen == 4_990 and len(product.skus) == 2

@@ -10,37 +10,27 @@ import pytest
 import requests
 
 from models import PosterTemplate, db
-from tests.support.console import PASSWORD, make_staff
+from tests.support.browser import Shots, desktop_page, sign_in
+from tests.support.console import make_staff
 from tests.support.stack import stack_fixture
 
 pytestmark = pytest.mark.slow
 stack = stack_fixture
-DESKTOP = {"width": 1400, "height": 1000}
+WIDE = {"width": 1400, "height": 1000}  # the poster preview beside its form
 
 
 def test_an_operator_creates_a_coupon_and_a_poster_version_with_a_live_preview(
     stack, chromium, tmp_path
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     with stack.app.app_context():
         make_staff("operator", "runner")
         db.session.rollback()
-    shots = iter(range(1, 100))
-
-    def shot(page, name: str) -> None:
-        page.screenshot(path=str(tmp_path / f"{next(shots):02d}-{name}.png"), full_page=True)
-
-    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args)
-        context = browser.new_context(locale="zh-CN", viewport=DESKTOP)
-        page = context.new_page()
-
+    shot = Shots(tmp_path)
+    with desktop_page(chromium, WIDE) as page:
         page.goto(f"{stack.app_url}/console/coupons/new")
-        page.fill("#username", "runner")
-        page.fill("#password", PASSWORD)
-        page.get_by_role("button", name="登录").click()
+        sign_in(page, "runner")
         page.fill("#title", "春季满99减10")
         page.check('input[name="kind"][value="amount_off"]')
         page.fill('input[name="off"]', "10")
@@ -68,7 +58,7 @@ def test_an_operator_creates_a_coupon_and_a_poster_version_with_a_live_preview(
         assert "background.colors=" in after
         expect(preview).to_have_js_property("complete", True)
         assert preview.evaluate("img => img.naturalWidth") == 375
-        cookies = {c["name"]: c["value"] for c in context.cookies()}
+        cookies = {c["name"]: c["value"] for c in page.context.cookies()}
         old_png = requests.get(stack.app_url + before, cookies=cookies, timeout=30)
         new_png = requests.get(stack.app_url + after, cookies=cookies, timeout=30)
         assert old_png.status_code == new_png.status_code == 200
@@ -80,7 +70,6 @@ def test_an_operator_creates_a_coupon_and_a_poster_version_with_a_live_preview(
         expect(page.locator(".cx-note")).to_contain_text("海报模板版本 1 已保存并启用")
         expect(page.locator("tr", has_text="蓝色渐变")).to_contain_text("使用中")
         shot(page, "poster-saved")
-        browser.close()
 
     with stack.app.app_context():
         row = db.session.query(PosterTemplate).one()

@@ -10,17 +10,17 @@ import pytest
 from models import RuleSet, db
 from services.rules import active_rule
 from tests.factories import make_chain, make_paid_order, make_product, make_shopper
-from tests.support.console import PASSWORD, make_staff
+from tests.support.browser import Shots, desktop_page, sign_in
+from tests.support.console import make_staff
 from tests.support.serving import serve
 
 pytestmark = pytest.mark.slow
-DESK = {"width": 1280, "height": 900}
 
 
 def test_the_owner_changes_the_rates_sees_the_what_if_saves_and_sees_4_levels_and_120_refused(
     app, chromium, tmp_path
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     with app.app_context():
         make_staff("owner", "dianzhu")
@@ -28,22 +28,10 @@ def test_the_owner_changes_the_rates_sees_the_what_if_saves_and_sees_4_levels_an
         # ¥20.00 + ¥10.00 were recorded.
         bottom = make_chain(2)[-1]
         make_paid_order(make_shopper(bottom), [(make_product(10_000).id, 2)])
-    shots = iter(range(1, 100))
-
-    def shot(page, name: str) -> None:
-        page.screenshot(path=str(tmp_path / f"{next(shots):02d}-{name}.png"), full_page=True)
-
-    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-    with serve(app) as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args)
-        page = browser.new_context(locale="zh-CN", viewport=DESK).new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-
+    shot = Shots(tmp_path)
+    with serve(app) as base, desktop_page(chromium) as page:
         page.goto(f"{base}/console/settings")
-        page.fill("input[name=username]", "dianzhu")
-        page.fill("input[name=password]", PASSWORD)
-        page.locator("form button[type=submit]").last.click()
+        sign_in(page, "dianzhu")
         expect(page.locator("h1")).to_contain_text("分销设置")
         shot(page, "settings")
 
@@ -77,9 +65,8 @@ def test_the_owner_changes_the_rates_sees_the_what_if_saves_and_sees_4_levels_an
         expect(page.locator("#rules .cx-error")).to_contain_text("合计 120%")
         expect(page.locator("#rules .cx-error")).to_contain_text("不能超过这笔销售本身")
         shot(page, "120-percent-refused")
-        browser.close()
 
-    assert not [e for e in errors if "Content Security Policy" in e]
+    assert not [e for e in page.errors if "Content Security Policy" in e]
     with app.app_context():
         rule = active_rule()
         assert (rule.version, rule.levels, rule.rates_bps) == (1, 2, (2000, 800, 0))

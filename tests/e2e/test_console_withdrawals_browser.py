@@ -11,12 +11,12 @@ import pytest
 from models import db
 from services import withdrawals
 from tests.factories import make_earner, set_policy
-from tests.support.console import PASSWORD, make_staff
+from tests.support.browser import Shots, desktop_page, sign_in
+from tests.support.console import make_staff
 from tests.support.stack import stack_fixture
 
 pytestmark = pytest.mark.slow
 stack = stack_fixture
-DESKTOP = {"width": 1280, "height": 900}
 PAID_OR_WAITING = ("waiting_user", "paid")
 
 
@@ -39,14 +39,11 @@ def waiting_for_review(stack):
 def test_finance_approves_a_withdrawal_and_sees_it_wait_for_the_user_then_paid(
     stack, waiting_for_review, chromium, tmp_path
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     withdrawal_id, out_bill_no, openid = waiting_for_review
     stack.start_worker()
-    shots = iter(range(1, 100))
-
-    def shot(page, name: str) -> None:
-        page.screenshot(path=str(tmp_path / f"{next(shots):02d}-{name}.png"), full_page=True)
+    shot = Shots(tmp_path)
 
     def status_on_page(page) -> str | None:
         return page.get_by_test_id("status").locator("[data-status]").get_attribute("data-status")
@@ -61,19 +58,12 @@ def test_finance_approves_a_withdrawal_and_sees_it_wait_for_the_user_then_paid(
             page.wait_for_timeout(500)
         pytest.fail(f"withdrawal {withdrawal_id} did not reach {statuses}: {status_on_page(page)}")
 
-    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args)
-        context = browser.new_context(locale="zh-CN", viewport=DESKTOP)
-        page = context.new_page()
+    with desktop_page(chromium) as page:
         page.on("dialog", lambda dialog: dialog.accept())  # the 确认批准 question
 
         # Signing in leads back to the withdrawals asked for.
         page.goto(f"{stack.app_url}/console/withdrawals")
-        page.fill("#username", "cashier")
-        page.fill("#password", PASSWORD)
-        shot(page, "login")
-        page.get_by_role("button", name="登录").click()
+        sign_in(page, "cashier", shot=shot)
         row = page.locator(f'[data-testid="withdrawal"][data-id="{withdrawal_id}"]')
         expect(row).to_have_attribute("data-status", "requested")
         expect(row).to_contain_text("待审核")
@@ -114,7 +104,6 @@ def test_finance_approves_a_withdrawal_and_sees_it_wait_for_the_user_then_paid(
         expect(paid).to_have_attribute("data-status", "paid")
         expect(paid).to_contain_text("已打款")
         shot(page, "paid-list")
-        browser.close()
 
     assert stack.withdrawal(withdrawal_id).status == "paid"
     assert len(list(tmp_path.glob("*.png"))) >= 5
