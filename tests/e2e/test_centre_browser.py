@@ -17,12 +17,12 @@ from services.binding import bind_shopper
 from services.lookups import earnings
 from tests.factories import make_earner, make_user, set_policy
 from tests.support import wechat as w
+from tests.support.browser import PHONE, Shots, browser_page
 from tests.support.stack import stack_fixture
 from web.signin import SESSION_OPENID
 
 pytestmark = pytest.mark.slow
 stack = stack_fixture
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def bot_earnings(stack, openid: str) -> str:
 def test_a_distributor_sees_their_figures_withdraws_confirms_and_sees_their_customers_and_rank(
     stack, earner, chromium, tmp_path
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     distributor_id, openid, _code = earner
     stack.start_worker()
@@ -62,22 +62,13 @@ def test_a_distributor_sees_their_figures_withdraws_confirms_and_sees_their_cust
     assert figures.available_fen == 10_000
     assert "¥100.00" in bot_earnings(stack, openid)  # the bot says the same
 
-    shots = iter(range(1, 100))
-
-    def shot(page, name: str) -> None:
-        page.screenshot(path=str(tmp_path / f"{next(shots):02d}-{name}.png"))
-
+    shot = Shots(tmp_path, full_page=False)
     cookie = stack.app.session_interface.get_signing_serializer(stack.app).dumps(
         {SESSION_OPENID: openid}
     )
-    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args)
-        context = browser.new_context(locale="zh-CN", viewport=PHONE)
-        host = urlsplit(stack.app_url).hostname
-        context.add_cookies([{"name": "session", "value": cookie, "domain": host, "path": "/"}])
-        page = context.new_page()
-
+    host = urlsplit(stack.app_url).hostname
+    signed_in = [{"name": "session", "value": cookie, "domain": host, "path": "/"}]
+    with browser_page(chromium, PHONE, signed_in) as page:
         # The overview: the bot's figures.
         page.goto(f"{stack.app_url}/me")
         expect(page.get_by_test_id("available")).to_have_text("¥100.00")
@@ -126,7 +117,6 @@ def test_a_distributor_sees_their_figures_withdraws_confirms_and_sees_their_cust
         expect(mine).to_contain_text("¥100.00")
         expect(mine.locator(".me-rank")).to_have_text("1")
         shot(page, "leaderboard")
-        browser.close()
 
     # The bot agrees with the page after the withdrawal.
     assert "已提现：¥5.00" in bot_earnings(stack, openid)

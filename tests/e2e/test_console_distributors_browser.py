@@ -11,7 +11,7 @@ import pytest
 from models import db
 from services import distributors
 from tests.factories import make_user, set_policy
-from tests.support.browser import Shots, desktop_page, sign_in
+from tests.support.browser import Shots, browser_page, sign_in
 from tests.support.console import make_staff
 from tests.support.serving import wait_until
 from tests.support.stack import stack_fixture
@@ -53,7 +53,7 @@ def test_the_owner_approves_an_application_and_the_applicant_gets_the_template_m
         ]
 
     assert approval_templates() == []
-    with desktop_page(chromium) as page:
+    with browser_page(chromium) as page:
         # Signing in leads back to the queue asked for.
         page.goto(f"{stack.app_url}/console/applications")
         sign_in(page, "boss", shot=shot)

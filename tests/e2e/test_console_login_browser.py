@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from services.staff import THROTTLE
-from tests.support.browser import Shots, desktop_page, sign_in
+from tests.support.browser import Shots, browser_page, sign_in
 from tests.support.console import PASSWORD, make_staff
 from tests.support.serving import serve
 
@@ -25,7 +25,7 @@ def test_wrong_passwords_are_throttled_and_the_right_account_signs_in_and_out(
         make_staff("owner", "dianzhu")
         make_staff("finance", "caiwu")
     shot = Shots(tmp_path)
-    with serve(app) as base, desktop_page(chromium) as page:
+    with serve(app) as base, browser_page(chromium) as page:
         page.goto(f"{base}/console/withdrawals")
         expect(page).to_have_url(f"{base}/console/login?next=/console/withdrawals")
         expect(page.locator(".cx-note")).to_contain_text("请先登录")

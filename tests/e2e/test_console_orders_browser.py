@@ -15,7 +15,7 @@ from sqlalchemy import select
 from models import Commission, Order, OrderLine, RefundRequest, db
 from services import checkout, refund_requests
 from tests.factories import make_chain, make_product, make_shopper
-from tests.support.browser import Shots, desktop_page, sign_in
+from tests.support.browser import Shots, browser_page, sign_in
 from tests.support.checkout import add_sku, items, make_address
 from tests.support.console import make_staff
 from tests.support.serving import wait_until
@@ -67,7 +67,7 @@ def test_finance_ships_and_approves_a_partial_refund_seeing_the_reversal_before_
     order_id, order_no, shopper_id = paid_order
     stack.start_worker()
     shot = Shots(tmp_path)
-    with desktop_page(chromium) as page:
+    with browser_page(chromium) as page:
         page.goto(f"{stack.app_url}/console/login")
         sign_in(page, "cashier")
         expect(page.locator("h1")).to_have_text("今天需要处理")

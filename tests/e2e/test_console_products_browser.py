@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from models import Product, db
-from tests.support.browser import Shots, desktop_page, sign_in
+from tests.support.browser import Shots, browser_page, sign_in
 from tests.support.console import make_staff
 from tests.support.serving import serve
 
@@ -26,7 +26,7 @@ def test_an_operator_makes_a_product_with_two_skus_and_a_photo_and_the_shop_show
     photo = tmp_path / "shirt.png"
     Image.new("RGB", (1600, 1200), (30, 110, 200)).save(photo)
     shot = Shots(tmp_path)
-    with serve(app) as base, desktop_page(chromium) as page:
+    with serve(app) as base, browser_page(chromium) as page:
         page.goto(f"{base}/console/products")
         sign_in(page, "yunying", shot=shot)
         expect(page.locator("h1")).to_contain_text("商品")

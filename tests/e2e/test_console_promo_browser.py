@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from models import PosterTemplate, db
-from tests.support.browser import Shots, desktop_page, sign_in
+from tests.support.browser import Shots, browser_page, sign_in
 from tests.support.console import make_staff
 from tests.support.stack import stack_fixture
 
@@ -28,7 +28,7 @@ def test_an_operator_creates_a_coupon_and_a_poster_version_with_a_live_preview(
         make_staff("operator", "runner")
         db.session.rollback()
     shot = Shots(tmp_path)
-    with desktop_page(chromium, WIDE) as page:
+    with browser_page(chromium, WIDE) as page:
         page.goto(f"{stack.app_url}/console/coupons/new")
         sign_in(page, "runner")
         page.fill("#title", "春季满99减10")

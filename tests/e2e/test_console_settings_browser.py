@@ -10,7 +10,7 @@ import pytest
 from models import RuleSet, db
 from services.rules import active_rule
 from tests.factories import make_chain, make_paid_order, make_product, make_shopper
-from tests.support.browser import Shots, desktop_page, sign_in
+from tests.support.browser import Shots, browser_page, sign_in
 from tests.support.console import make_staff
 from tests.support.serving import serve
 
@@ -29,7 +29,7 @@ def test_the_owner_changes_the_rates_sees_the_what_if_saves_and_sees_4_levels_an
         bottom = make_chain(2)[-1]
         make_paid_order(make_shopper(bottom), [(make_product(10_000).id, 2)])
     shot = Shots(tmp_path)
-    with serve(app) as base, desktop_page(chromium) as page:
+    with serve(app) as base, browser_page(chromium) as page:
         page.goto(f"{base}/console/settings")
         sign_in(page, "dianzhu")
         expect(page.locator("h1")).to_contain_text("分销设置")

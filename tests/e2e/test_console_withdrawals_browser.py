@@ -11,7 +11,7 @@ import pytest
 from models import db
 from services import withdrawals
 from tests.factories import make_earner, set_policy
-from tests.support.browser import Shots, desktop_page, sign_in
+from tests.support.browser import Shots, browser_page, sign_in
 from tests.support.console import make_staff
 from tests.support.stack import stack_fixture
 
@@ -58,7 +58,7 @@ def test_finance_approves_a_withdrawal_and_sees_it_wait_for_the_user_then_paid(
             page.wait_for_timeout(500)
         pytest.fail(f"withdrawal {withdrawal_id} did not reach {statuses}: {status_on_page(page)}")
 
-    with desktop_page(chromium) as page:
+    with browser_page(chromium) as page:
         page.on("dialog", lambda dialog: dialog.accept())  # the 确认批准 question
 
         # Signing in leads back to the withdrawals asked for.

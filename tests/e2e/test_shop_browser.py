@@ -20,12 +20,12 @@ from infra.clock import now
 from models import Binding, Commission, Coupon, Order, RefundRequest, Sku, User, db
 from services.ledger import balances
 from tests.factories import make_distributor, make_product, set_policy
+from tests.support.browser import PHONE, Shots, browser_page
 from tests.support.serving import wait_until
 from tests.support.stack import stack_fixture
 
 pytestmark = pytest.mark.slow
 stack = stack_fixture
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -59,20 +59,12 @@ def shop(stack):
 def test_a_shopper_buys_through_a_distributors_link_and_a_line_is_refunded(
     stack, shop, chromium, tmp_path
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     distributor_id, code, distributor_openid, tea_id = shop
     stack.start_worker()
-    shots = iter(range(1, 100))
-
-    def shot(page, name: str) -> None:
-        page.screenshot(path=str(tmp_path / f"{next(shots):02d}-{name}.png"))
-
-    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args)
-        page = browser.new_context(locale="zh-CN", viewport=PHONE).new_page()
-
+    shot = Shots(tmp_path, full_page=False)
+    with browser_page(chromium, PHONE) as page:
         # The poster's link: the product, before anyone signs in.
         page.goto(f"{stack.app_url}/p/{tea_id}?d={code}")
         expect(page.locator("h1")).to_have_text("明前龙井 100g")
@@ -193,7 +185,6 @@ def test_a_shopper_buys_through_a_distributors_link_and_a_line_is_refunded(
         page.reload()
         expect(page.get_by_test_id("order-line").filter(has_text="250g")).to_contain_text("已退")
         shot(page, "refunded")
-        browser.close()
 
     with stack.app.app_context():
         order = db.session.scalar(select(Order).where(Order.order_no == order_no))
