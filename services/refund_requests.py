@@ -92,16 +92,7 @@ def approve_refund(request_id: int) -> RefundRequest:
     """The merchant agrees: the refund goes to WeChat Pay after the commit (workers.shop)."""
     with unit_of_work():
         request = locked_or_not_found(RefundRequest, request_id, "refund_request")
-        order = db.session.get(Order, request.order_id)
-        if order.status not in REFUNDABLE_ORDERS:
-            raise OrderError(f"order is {order.status}, not refundable", reason="not_refundable")
-        line = db.session.get(OrderLine, request.order_line_id)
-        if request.amount_fen > line.paid_fen - line.refunded_fen:
-            # Refunded meanwhile by other means: WeChat would pay what the engine cannot book.
-            raise OrderError("the line has less left to refund", reason="too_much")
-        request.set_status("approved", "merchant")
-        request.decided_at = now()
-        enqueue_after_commit(SEND_JOB, request.id, job_id=f"refund-{request.refund_no}")
+        _approve(request, "merchant")
     return request
 
 
@@ -112,16 +103,23 @@ def retry_refund(request_id: int) -> RefundRequest:
         request = locked_or_not_found(RefundRequest, request_id, "refund_request")
         if request.status != "failed":
             raise OrderError(f"the request is {request.status}, not failed", reason="not_failed")
-        order = db.session.get(Order, request.order_id)
-        if order.status not in REFUNDABLE_ORDERS:
-            raise OrderError(f"order is {order.status}, not refundable", reason="not_refundable")
-        line = db.session.get(OrderLine, request.order_line_id)
-        if request.amount_fen > line.paid_fen - line.refunded_fen:
-            raise OrderError("the line has less left to refund", reason="too_much")
-        request.set_status("approved", "merchant: retry")
-        request.decided_at = now()
-        enqueue_after_commit(SEND_JOB, request.id, job_id=f"refund-{request.refund_no}")
+        _approve(request, "merchant: retry")
     return request
+
+
+def _approve(request: RefundRequest, note: str) -> None:
+    """Approved, once the order and the line still take the refund; sent to WeChat Pay after
+    the commit, always under the request's own refund number."""
+    order = db.session.get(Order, request.order_id)
+    if order.status not in REFUNDABLE_ORDERS:
+        raise OrderError(f"order is {order.status}, not refundable", reason="not_refundable")
+    line = db.session.get(OrderLine, request.order_line_id)
+    if request.amount_fen > line.paid_fen - line.refunded_fen:
+        # Refunded meanwhile by other means: WeChat would pay what the engine cannot book.
+        raise OrderError("the line has less left to refund", reason="too_much")
+    request.set_status("approved", note)
+    request.decided_at = now()
+    enqueue_after_commit(SEND_JOB, request.id, job_id=f"refund-{request.refund_no}")
 
 
 def merchant_refund(
