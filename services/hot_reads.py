@@ -1,4 +1,5 @@
-"""The webhook's one database read, at the least cost a read can have.
+"""The hottest database reads, at the least cost a read can have: the webhook's sender, and the
+shop's product page.
 
 Every message reads its sender, and `收益` their earnings. Both come from one statement. On
 PostgreSQL it runs on a connection of the serving thread's own, kept for the thread's life,
