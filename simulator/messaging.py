@@ -106,6 +106,9 @@ def template_send():
     if not isinstance(data, dict):
         raise ApiError(47001, "data format error")
     with store.lock:
+        template = store.private_templates.get(body["template_id"])
+        if template is None:  # WeChat sends only the account's own templates
+            raise ApiError(40037, "invalid template_id")
         user = follower(store, body.get("touser"))  # templates need no 48 h window
         day_key = "template:" + store.china_now().strftime("%Y-%m-%d")
         if store.counters.get(day_key, 0) >= store.config["SIM_TEMPLATE_DAILY_LIMIT"]:
@@ -113,9 +116,7 @@ def template_send():
         store.count(day_key)
         store.count("template:total")
         msgid = MSGID_BASE + store.next_seq()
-        record = template_record(
-            body, data, msgid, store.private_templates.get(body["template_id"])
-        )
+        record = template_record(body, data, msgid, template)
         store.templates.append({"touser": user.openid, "time": int(store.now()), **record})
         store.record(user.openid, "template", **record)
     deliver_later(
@@ -128,22 +129,16 @@ def template_send():
 
 
 def template_record(
-    body: dict[str, Any], data: dict[str, Any], msgid: int, template: dict[str, Any] | None
+    body: dict[str, Any], data: dict[str, Any], msgid: int, template: dict[str, Any]
 ) -> dict[str, Any]:
-    """The card as the phone shows it: for one of the account's templates, its title and its
-    content's labelled lines ([label, value]); for a template id the simulator does not know
-    (WeChat would refuse it: 40037), the data's keys as labels. `title` is `first`, else the
-    template's title; `data` is kept as sent."""
+    """The card as the phone shows it: the template's title and its content's labelled lines
+    ([label, value]). `title` is `first`, else the template's title; `data` is kept as sent."""
     values = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in data.items()}
     values = {k: "" if v is None else str(v) for k, v in values.items()}
-    template_title = template["title"] if template else ""
-    shows_remark = template is None or "{{remark.DATA}}" in template["content"]  # old style
-    title = values.get("first") or template_title or body["template_id"]
-    if template:
-        lines, text = rendered(template, values)
-    else:
-        lines = [[k, v] for k, v in values.items() if k not in ("first", "remark")]
-        text = "\n".join([title, *(f"{k}: {v}" for k, v in lines), values.get("remark", "")])
+    template_title = template["title"]
+    shows_remark = "{{remark.DATA}}" in template["content"]  # old-style templates
+    title = values.get("first") or template_title
+    lines, text = rendered(template, values)
     return {
         "msgtype": "template",
         "msgid": msgid,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 from sqlalchemy import func, select
+from wechatpy.exceptions import WeChatClientException
 
 from models import DomainEvent, OutboundMessage, User, db
 from simulator import create_app as create_simulator
@@ -15,7 +16,7 @@ from tests.conftest import test_config
 from tests.factories import make_distributor
 from tests.simulator.conftest import serve
 from web import create_app
-from wechat.outbound import send_text
+from wechat.outbound import send_template, send_text
 from workers.notifications import notify
 
 
@@ -100,6 +101,23 @@ def test_the_account_s_notice_template_has_the_fields_fenxiao_fills(wired, sim_u
     wired.config["WECHAT_TEMPLATE_ID"] = "not-a-template"
     refused = runner.invoke(args=["wechat", "templates"])
     assert refused.exit_code == 1 and "no such template: add FENXIAO_NOTICE" in refused.output
+
+
+def test_a_template_id_the_account_does_not_have_fails_once_with_wechats_words(wired, sim_url):
+    """WeChat refuses a template id the account has not added (40037): the send is kept as
+    failed with WeChat's code, and a retry of the job does not send it again."""
+    follower(sim_url, "o-misconfigured")
+    user = User(openid="o-misconfigured")
+    db.session.add(user)
+    db.session.commit()
+    wired.config["WECHAT_TEMPLATE_ID"] = "not-this-account-s"
+    with pytest.raises(WeChatClientException) as refused:
+        send_template("approved:1", user, "分销员申请已通过", "推广码：A1")
+    assert refused.value.errcode == 40037
+    [row] = db.session.scalars(select(OutboundMessage)).all()
+    assert (row.channel, row.status) == ("template", "failed") and row.error.startswith("40037")
+    assert send_template("approved:1", user, "分销员申请已通过", "推广码：A1") is None
+    assert sim_messages(sim_url, "o-misconfigured") == []
 
 
 def test_outside_the_48_hour_window_a_text_falls_back_to_a_template(wired, sim_url):

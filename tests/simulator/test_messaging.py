@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from demo_identity import DEMO_NOTICE_TEMPLATE_ID
+
 from .conftest import fetch_token, new_user
 from .test_api import picture, post, upload
 
@@ -78,12 +80,13 @@ def test_custom_message_kinds(client, token):
 
 # -- template messages --------------------------------------------------------------------------
 TEMPLATE = {
-    "template_id": "tpl-commission",
+    "template_id": DEMO_NOTICE_TEMPLATE_ID,  # the demo account's own notice template
     "url": "http://127.0.0.1:5000/me",
     "data": {
         "first": {"value": "你有一笔新佣金"},
-        "keyword1": {"value": "12.50元", "color": "#173177"},
-        "keyword2": "2026-01-01",
+        "keyword1": {"value": "佣金到账", "color": "#173177"},
+        "keyword2": "12.50元",
+        "keyword3": {"value": "2026-01-01 10:00"},
         "remark": {"value": "结算后可提现"},
     },
 }
@@ -95,8 +98,13 @@ def test_template_send_records_and_reports_job_finished(client, token, webhook):
     assert data["errcode"] == 0 and data["msgid"] > 0
     message = client.get(f"/sim/users/{openid}/messages").get_json()["messages"][0]
     assert message["kind"] == "template" and message["title"] == "你有一笔新佣金"
-    assert message["lines"] == [["keyword1", "12.50元"], ["keyword2", "2026-01-01"]]
-    assert message["remark"] == "结算后可提现" and message["data"] == TEMPLATE["data"]
+    assert message["lines"] == [
+        ["通知类型", "佣金到账"],
+        ["通知内容", "12.50元"],
+        ["通知时间", "2026-01-01 10:00"],
+    ]
+    # A template added since 2023 has no remark line: the phone does not show it.
+    assert message["remark"] == "" and message["data"] == TEMPLATE["data"]
     finished = webhook.wait_for(lambda m: m.type == "event" and m.event == "templatesendjobfinish")
     assert finished["message"].id == data["msgid"] and finished["message"].status == "success"
     assert finished["message"].source == openid
@@ -120,6 +128,15 @@ def test_template_send_needs_a_follower_and_a_template(client, token):
         ]
         == 40037
     )
+
+
+def test_a_template_the_account_does_not_have_is_refused_and_not_sent(client, token):
+    follower = new_user(client)
+    foreign = {"touser": follower, **TEMPLATE, "template_id": "tpl-of-another-account"}
+    answer = post(client, "/cgi-bin/message/template/send", token, foreign)
+    assert answer["errcode"] == 40037 and "msgid" not in answer
+    assert client.get(f"/sim/users/{follower}/messages").get_json()["messages"] == []
+    assert client.get("/sim/templates").get_json()["templates"] == []
 
 
 # -- mass messages ------------------------------------------------------------------------------

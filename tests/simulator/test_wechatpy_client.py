@@ -12,6 +12,7 @@ from requests.adapters import HTTPAdapter
 from wechatpy import WeChatClient, WeChatOAuth
 from wechatpy.exceptions import WeChatClientException
 
+from demo_identity import DEMO_NOTICE_TEMPLATE_ID
 from simulator.images import decode_qr
 
 from .conftest import APPID, SECRET, new_user, serve
@@ -72,7 +73,12 @@ def test_the_api_through_wechatpy(served, wechat):
     assert wechat.user.get(openid)["nickname"] == "小王"
     driver.post(f"/sim/users/{openid}/click", json={"key": "POSTER"})
     wechat.message.send_image(openid, media_id)
-    wechat.message.send_template(openid, "tpl", {"first": {"value": "审核通过"}})
+    wechat.message.send_template(
+        openid, DEMO_NOTICE_TEMPLATE_ID, {"keyword1": {"value": "审核通过"}}
+    )
+    with pytest.raises(WeChatClientException) as refused:
+        wechat.message.send_template(openid, "not-this-account-s", {})
+    assert refused.value.errcode == 40037
     kinds = [m["kind"] for m in driver.get(f"/sim/users/{openid}/messages").get_json()["messages"]]
     assert kinds == ["custom", "template"]
     with pytest.raises(WeChatClientException) as e:
