@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from defusedxml import ElementTree as SafeET
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from models import Withdrawal, db
@@ -52,8 +53,6 @@ def bot_earnings(stack, openid: str) -> str:
 def test_a_distributor_sees_their_figures_withdraws_confirms_and_sees_their_customers_and_rank(
     stack, earner, chromium, tmp_path
 ):
-    from playwright.sync_api import expect
-
     distributor_id, openid, _code = earner
     stack.start_worker()
     with stack.app.app_context():

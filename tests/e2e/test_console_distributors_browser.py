@@ -7,6 +7,7 @@ in the test's folder."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from models import db
 from services import distributors
@@ -39,8 +40,6 @@ def application(stack):
 def test_the_owner_approves_an_application_and_the_applicant_gets_the_template_message(
     stack, application, chromium, tmp_path
 ):
-    from playwright.sync_api import expect
-
     distributor_id, code, openid = application
     stack.start_worker()
     shot = Shots(tmp_path)

@@ -7,6 +7,7 @@ every step are kept in the test's folder."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from services.staff import THROTTLE
 from tests.support.browser import Shots, browser_page, sign_in
@@ -19,8 +20,6 @@ pytestmark = pytest.mark.slow
 def test_wrong_passwords_are_throttled_and_the_right_account_signs_in_and_out(
     app, chromium, tmp_path
 ):
-    from playwright.sync_api import expect
-
     with app.app_context():
         make_staff("owner", "dianzhu")
         make_staff("finance", "caiwu")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from models import Commission, Order, OrderLine, RefundRequest, db
@@ -62,8 +63,6 @@ def paid_order(stack):
 def test_finance_ships_and_approves_a_partial_refund_seeing_the_reversal_before_and_after(
     stack, paid_order, chromium, tmp_path
 ):
-    from playwright.sync_api import expect
-
     order_id, order_no, shopper_id = paid_order
     stack.start_worker()
     shot = Shots(tmp_path)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from models import Product, db
 from tests.support.browser import Shots, browser_page, sign_in
@@ -19,8 +20,6 @@ pytestmark = pytest.mark.slow
 def test_an_operator_makes_a_product_with_two_skus_and_a_photo_and_the_shop_shows_it(
     app, chromium, tmp_path
 ):
-    from playwright.sync_api import expect
-
     with app.app_context():
         make_staff("operator", "yunying")
     photo = tmp_path / "shirt.png"

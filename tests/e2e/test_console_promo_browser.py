@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from models import PosterTemplate, db
 from tests.support.browser import Shots, browser_page, sign_in
@@ -22,8 +23,6 @@ WIDE = {"width": 1400, "height": 1000}  # the poster preview beside its form
 def test_an_operator_creates_a_coupon_and_a_poster_version_with_a_live_preview(
     stack, chromium, tmp_path
 ):
-    from playwright.sync_api import expect
-
     with stack.app.app_context():
         make_staff("operator", "runner")
         db.session.rollback()

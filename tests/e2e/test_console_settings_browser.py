@@ -6,6 +6,7 @@ sentence that says why. Screenshots of every step are kept in the test's folder.
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from models import RuleSet, db
 from services.rules import active_rule
@@ -20,8 +21,6 @@ pytestmark = pytest.mark.slow
 def test_the_owner_changes_the_rates_sees_the_what_if_saves_and_sees_4_levels_and_120_refused(
     app, chromium, tmp_path
 ):
-    from playwright.sync_api import expect
-
     with app.app_context():
         make_staff("owner", "dianzhu")
         # One order paid under the default rule (10 % / 5 %): 2 x ¥100.00 = ¥200.00, so

@@ -7,6 +7,7 @@ kept in the test's folder."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from models import db
 from services import withdrawals
@@ -39,8 +40,6 @@ def waiting_for_review(stack):
 def test_finance_approves_a_withdrawal_and_sees_it_wait_for_the_user_then_paid(
     stack, waiting_for_review, chromium, tmp_path
 ):
-    from playwright.sync_api import expect
-
     withdrawal_id, out_bill_no, openid = waiting_for_review
     stack.start_worker()
     shot = Shots(tmp_path)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from infra.clock import now
@@ -59,8 +60,6 @@ def shop(stack):
 def test_a_shopper_buys_through_a_distributors_link_and_a_line_is_refunded(
     stack, shop, chromium, tmp_path
 ):
-    from playwright.sync_api import expect
-
     distributor_id, code, distributor_openid, tea_id = shop
     stack.start_worker()
     shot = Shots(tmp_path, full_page=False)
